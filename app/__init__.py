@@ -1,0 +1,101 @@
+"""Application factory: config, extensions, domains, error handling, CLI."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from app.core.permissions import public
+from config import INSTANCE_DIR, load_settings
+
+# Domains in import order (see ARCHITECTURE.md): each exposes `bp` and `api_bp`.
+DOMAINS = ("auth", "system")
+
+
+def create_app(profile: str | None = None, **overrides) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.config.from_mapping(load_settings(profile))
+    app.config.from_mapping(overrides)
+    INSTANCE_DIR.mkdir(exist_ok=True)
+
+    from app.core.logging_setup import configure_logging
+
+    configure_logging(app)
+    init_extensions(app)
+    register_domains(app)
+    init_templates(app)
+
+    from app.core.cli import crm
+
+    app.cli.add_command(crm)
+    return app
+
+
+def init_extensions(app: Flask) -> None:
+    from app.core import models as _core_models  # noqa: F401  (tables of core)
+    from app.core.security import init_security
+    from app.extensions import api, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = "Sign in to continue."
+    login_manager.login_message_category = "info"
+    login_manager.session_protection = "basic"
+    api.init_app(app)
+    # The OpenAPI document is public on purpose: it describes, it exposes nothing.
+    app.view_functions["api-docs.openapi_json"] = public(app.view_functions["api-docs.openapi_json"])
+    app.view_functions["static"] = public(app.view_functions["static"])
+    init_security(app)
+
+
+def register_domains(app: Flask) -> None:
+    from app.extensions import api
+
+    for name in DOMAINS:
+        domain = importlib.import_module(f"app.blueprints.{name}")
+        if importlib.util.find_spec(f"app.blueprints.{name}.models"):
+            importlib.import_module(f"app.blueprints.{name}.models")
+        app.register_blueprint(domain.bp)
+        api.register_blueprint(domain.api_bp)
+
+
+def init_templates(app: Flask) -> None:
+    from flask_wtf.csrf import generate_csrf
+
+    from app.core import formatting
+    from app.core.navigation import visible_navigation
+    from app.core.pagination import page_url
+
+    app.jinja_env.globals.update(
+        navigation=visible_navigation,
+        page_url=page_url,
+        csrf_token=generate_csrf,
+        store_name=lambda: app.config["STORE_NAME"],
+    )
+    formatting.register_filters(app)
+
+
+@event.listens_for(Engine, "connect")
+def configure_sqlite(dbapi_connection, _record):
+    """SQLite: enforce foreign keys, and let SQLAlchemy (not pysqlite) manage
+    transactions so SAVEPOINTs work as on PostgreSQL."""
+    if type(dbapi_connection).__module__.startswith("sqlite3"):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def begin_sqlite(connection):
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN")

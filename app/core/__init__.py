@@ -1,0 +1,1 @@
+"""Cross-cutting, domain-free code: errors, permissions, jobs, mail, events, security."""

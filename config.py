@@ -1,0 +1,163 @@
+"""Application settings. Every value comes from the environment (see the README table).
+
+`APP_ENV` picks the profile: `production` (the default, so a server started without it
+is never in a permissive mode), `development` or `testing`. Settings are read when the
+app is created, not at import, so a test or a CLI run sees the environment it was given.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = BASE_DIR / "instance"
+PROFILES = ("production", "development", "testing")
+
+
+class ConfigurationError(RuntimeError):
+    """The environment does not describe a runnable application."""
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def env_int(name: str, default: int) -> int:
+    raw = env(name, str(default))
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number; got {raw!r}") from exc
+
+
+def env_bool(name: str, default: bool) -> bool:
+    return env(name, "1" if default else "0").lower() in ("1", "true", "yes", "on")
+
+
+def database_uri(url: str | None) -> str | None:
+    """Normalise a DATABASE_URL so PostgreSQL always goes through psycopg 3."""
+    if url is None:
+        return None
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def sqlite_uri(filename: str) -> str:
+    return f"sqlite:///{INSTANCE_DIR / filename}"
+
+
+def base_settings() -> dict:
+    redis_url = env("REDIS_URL")
+    return {
+        "SECRET_KEY": env("SECRET_KEY"),
+        "SQLALCHEMY_DATABASE_URI": database_uri(env("DATABASE_URL")),
+        "SQLALCHEMY_ENGINE_OPTIONS": {
+            "pool_pre_ping": True,
+            "pool_size": env_int("DATABASE_POOL_SIZE", 5),
+            "max_overflow": env_int("DATABASE_MAX_OVERFLOW", 5),
+            "pool_recycle": 1800,
+        },
+        "REDIS_URL": redis_url,
+        "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
+        "LOG_LEVEL": env("LOG_LEVEL", "INFO"),
+        "LOG_FORMAT": env("LOG_FORMAT", "text"),
+        "SESSION_COOKIE_NAME": "crm_session",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "PERMANENT_SESSION_LIFETIME": env_int("SESSION_IDLE_MINUTES", 30) * 60,
+        "HSTS_SECONDS": 0,
+        # The CSRF token lives as long as the session; the session expires on its own.
+        "WTF_CSRF_TIME_LIMIT": None,
+        # CSRF is checked for every portal route; the API accepts no cookies, only tokens.
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "MAIL_BACKEND": env("MAIL_BACKEND", "smtp"),
+        "MAIL_SERVER": env("MAIL_SERVER", "localhost"),
+        "MAIL_PORT": env_int("MAIL_PORT", 25),
+        "MAIL_USE_TLS": env_bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": env_bool("MAIL_USE_SSL", False),
+        "MAIL_USERNAME": env("MAIL_USERNAME"),
+        "MAIL_PASSWORD": env("MAIL_PASSWORD"),
+        "MAIL_TIMEOUT": env_int("MAIL_TIMEOUT", 30),
+        "MAIL_DEFAULT_SENDER": env("MAIL_DEFAULT_SENDER", "Store <no-reply@example.com>"),
+        "STORE_NAME": env("STORE_NAME", "Northwind Commerce"),
+        "STORE_CURRENCY": env("STORE_CURRENCY", "EUR"),
+        "DEFAULT_TIMEZONE": env("DEFAULT_TIMEZONE", "UTC"),
+        "DEFAULT_LOCALE": env("DEFAULT_LOCALE", "en_GB"),
+        "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "API_TITLE": "CRM Commerce API",
+        "API_VERSION": "v1",
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api/v1",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "API_SPEC_OPTIONS": {
+            "info": {
+                "description": "Storefront (`/api/v1/store`) and staff (`/api/v1/admin`) API. "
+                "Errors are `application/problem+json`; money is a decimal string with "
+                "its currency; times are ISO 8601 UTC.",
+            },
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
+        },
+    }
+
+
+def development_settings() -> dict:
+    settings = base_settings()
+    settings.update(
+        SECRET_KEY=env("SECRET_KEY", "development-only-secret-key"),
+        SQLALCHEMY_DATABASE_URI=settings["SQLALCHEMY_DATABASE_URI"] or sqlite_uri("crm.db"),
+        # Mail is kept in the database so it can be read in the portal (Admin > Outbox).
+        MAIL_BACKEND=env("MAIL_BACKEND", "database"),
+    )
+    return settings
+
+
+def testing_settings() -> dict:
+    settings = base_settings()
+    settings.update(
+        TESTING=True,
+        SECRET_KEY="testing-secret-key",  # noqa: S106  (test profile only)
+        SQLALCHEMY_DATABASE_URI=settings["SQLALCHEMY_DATABASE_URI"] or sqlite_uri("test.db"),
+        MAIL_BACKEND=env("MAIL_BACKEND", "database"),
+        RATELIMIT_STORAGE_URI="memory://",
+    )
+    return settings
+
+
+def production_settings() -> dict:
+    missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if env(name) is None]
+    if missing:
+        raise ConfigurationError(
+            "Cannot start in production: set the environment variable(s) " + ", ".join(missing)
+        )
+    settings = base_settings()
+    secure = env_bool("SESSION_COOKIE_SECURE", True)
+    settings.update(
+        LOG_FORMAT=env("LOG_FORMAT", "json"),
+        SESSION_COOKIE_SECURE=secure,
+        REMEMBER_COOKIE_SECURE=secure,
+        HSTS_SECONDS=env_int("HSTS_SECONDS", 31536000),
+    )
+    return settings
+
+
+def load_settings(profile: str | None = None) -> dict:
+    """The settings of one profile, read from the environment now."""
+    profile = profile or env("APP_ENV", "production")
+    builders = {
+        "production": production_settings,
+        "development": development_settings,
+        "testing": testing_settings,
+    }
+    if profile not in builders:
+        raise ConfigurationError(f"APP_ENV must be one of {', '.join(PROFILES)}; got {profile!r}")
+    settings = builders[profile]()
+    settings["APP_ENV"] = profile
+    settings["JOBS_INLINE"] = settings["REDIS_URL"] is None
+    return settings

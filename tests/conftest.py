@@ -1,0 +1,150 @@
+"""Shared fixtures.
+
+The suite runs against DATABASE_URL/REDIS_URL when set (CI: PostgreSQL and Redis) and
+falls back to a SQLite file with inline jobs otherwise. The schema is built by the real
+migrations, once per run. Each test runs inside a transaction that is rolled back, so
+tests see each other's data never; tests that need data other processes can see (a
+worker, a browser) use `committed_db` instead, which empties the tables afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+os.environ.setdefault("APP_ENV", "testing")
+
+from app import create_app
+from app.extensions import db as _db
+
+CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+
+
+def reset_schema(app) -> None:
+    """An empty database, then every migration: the schema tests run on is the real one."""
+    with app.app_context():
+        engine = _db.engine
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as connection:
+                connection.execute(text("DROP SCHEMA public CASCADE"))
+                connection.execute(text("CREATE SCHEMA public"))
+        else:
+            _db.drop_all()
+            with engine.begin() as connection:
+                connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
+        upgrade()
+
+
+@pytest.fixture(scope="session")
+def app():
+    app = create_app("testing", JOBS_INLINE=True)
+    reset_schema(app)
+    if app.config.get("REDIS_URL"):
+        from redis import Redis
+
+        Redis.from_url(app.config["REDIS_URL"]).flushdb()
+    return app
+
+
+@pytest.fixture
+def db(app):
+    """A session whose work is rolled back after the test, commits included."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        original = _db.session
+        _db.session = _db._make_scoped_session(
+            {"bind": connection, "join_transaction_mode": "create_savepoint"}
+        )
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            _db.session = original
+            outer.rollback()
+            connection.close()
+
+
+def empty_all_tables() -> None:
+    with _db.engine.begin() as connection:
+        for table in reversed(_db.metadata.sorted_tables):
+            connection.execute(table.delete())
+
+
+@pytest.fixture
+def committed_db(app):
+    """Real commits, visible to other processes; every table is emptied afterwards."""
+    with app.app_context():
+        empty_all_tables()
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            empty_all_tables()
+
+
+@pytest.fixture
+def client(app, db):
+    return app.test_client()
+
+
+def csrf_token_from(html: str) -> str:
+    match = CSRF_PATTERN.search(html)
+    assert match, "no CSRF token on the page"
+    return match.group(1) or match.group(2)
+
+
+class Portal:
+    """A test client that signs in through the real login form and sends CSRF tokens."""
+
+    def __init__(self, client):
+        self.client = client
+        self.token = None
+
+    def login(self, email: str, password: str):
+        page = self.client.get("/login")
+        response = self.client.post(
+            "/login",
+            data={"email": email, "password": password, "csrf_token": csrf_token_from(page.text)},
+        )
+        assert response.status_code == 302, response.text
+        self.token = csrf_token_from(self.client.get("/").text)
+        return response
+
+    def get(self, *args, **kwargs):
+        return self.client.get(*args, **kwargs)
+
+    def post(self, url, data=None, **kwargs):
+        data = dict(data or {})
+        data.setdefault("csrf_token", self.token)
+        return self.client.post(url, data=data, **kwargs)
+
+
+@pytest.fixture
+def portal(client):
+    return Portal(client)
+
+
+@pytest.fixture
+def admin(db):
+    from tests.factories.auth import UserFactory
+
+    return UserFactory(roles=["admin"])
+
+
+@pytest.fixture
+def admin_portal(portal, admin):
+    portal.login(admin.email, "correct-horse-battery")
+    return portal
+
+
+@pytest.fixture
+def redis_url(app):
+    url = app.config.get("REDIS_URL")
+    if not url:
+        pytest.skip("needs REDIS_URL (CI runs it against a real Redis)")
+    return url
