@@ -9,12 +9,17 @@ worker, a browser) use `committed_db` instead, which empties the tables afterwar
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 
 import pytest
+from flask import Flask, has_app_context
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from flask_sqlalchemy.session import _app_ctx_id
 from sqlalchemy import text
+from sqlalchemy.orm import scoped_session, sessionmaker
 
 os.environ.setdefault("APP_ENV", "testing")
 
@@ -39,6 +44,22 @@ def reset_schema(app) -> None:
         upgrade()
 
 
+class IsolatedRequestClient(FlaskClient):
+    """Each request runs in a fresh context, so it gets its own app context, `g` and
+    session, as in production, instead of sharing the test's. Its session still uses
+    the test's connection, so it sees the test's data and is rolled back with it."""
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            _db.session.expire_all()  # what the request changed is re-read by the test
+        return response
+
+
+# Every app a test creates (some build their own with other settings) uses it.
+Flask.test_client_class = IsolatedRequestClient
+
+
 @pytest.fixture(scope="session")
 def app():
     app = create_app("testing", JOBS_INLINE=True)
@@ -57,9 +78,10 @@ def db(app):
         connection = _db.engine.connect()
         outer = connection.begin()
         original = _db.session
-        _db.session = _db._make_scoped_session(
-            {"bind": connection, "join_transaction_mode": "create_savepoint"}
-        )
+        # A plain Session: Flask-SQLAlchemy's own picks the engine per model and
+        # would ignore the connection that holds the outer transaction.
+        factory = sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        _db.session = scoped_session(factory, scopefunc=_app_ctx_id)
         try:
             yield _db
         finally:
@@ -148,3 +170,12 @@ def redis_url(app):
     if not url:
         pytest.skip("needs REDIS_URL (CI runs it against a real Redis)")
     return url
+
+
+@pytest.fixture
+def unused_tcp_port():
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

@@ -56,7 +56,8 @@ class Tokens(MethodView):
                 actor=current_user,
                 within_scopes=g.api_token.scopes if g.get("api_token") else None,
             )
-        return {**TokenSchema().dump(token), "secret": secret}
+        token.secret = secret  # carried to this one response only; never stored
+        return token
 
 
 @api_bp.route("/tokens/<int:token_id>")
