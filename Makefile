@@ -23,6 +23,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask db upgrade
+	APP_ENV=$${APP_ENV:-development} $(BIN)/flask crm sync-roles > /dev/null
 	APP_ENV=$${APP_ENV:-development} $(BIN)/flask crm seed-demo --if-empty
 	@echo ""
 	@echo "  Portal:   http://$(HOST):$(PORT)/   (API docs: http://$(HOST):$(PORT)/api/v1/docs)"

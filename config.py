@@ -54,6 +54,9 @@ def base_settings() -> dict:
     redis_url = env("REDIS_URL")
     return {
         "SECRET_KEY": env("SECRET_KEY"),
+        "DATA_ENCRYPTION_KEY": env("DATA_ENCRYPTION_KEY"),
+        # Number of reverse proxies in front of the app whose X-Forwarded-* headers to trust.
+        "TRUSTED_PROXIES": env_int("TRUSTED_PROXIES", 0),
         "SQLALCHEMY_DATABASE_URI": database_uri(env("DATABASE_URL")),
         "SQLALCHEMY_ENGINE_OPTIONS": {
             "pool_pre_ping": True,
@@ -62,6 +65,8 @@ def base_settings() -> dict:
             "pool_recycle": 1800,
         },
         "REDIS_URL": redis_url,
+        # The address people reach the app at; links in mail are built from it.
+        "BASE_URL": env("BASE_URL", "http://localhost:5000"),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
         "LOG_LEVEL": env("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": env("LOG_FORMAT", "text"),
@@ -71,6 +76,8 @@ def base_settings() -> dict:
         "SESSION_COOKIE_SECURE": env_bool("SESSION_COOKIE_SECURE", False),
         "REMEMBER_COOKIE_HTTPONLY": True,
         "PERMANENT_SESSION_LIFETIME": env_int("SESSION_IDLE_MINUTES", 30) * 60,
+        "SESSION_ABSOLUTE_HOURS": env_int("SESSION_ABSOLUTE_HOURS", 12),
+        "LOGIN_RATE_LIMIT": env("LOGIN_RATE_LIMIT", "10 per minute;100 per hour"),
         "HSTS_SECONDS": 0,
         # The CSRF token lives as long as the session; the session expires on its own.
         "WTF_CSRF_TIME_LIMIT": None,
@@ -122,10 +129,13 @@ def testing_settings() -> dict:
     settings = base_settings()
     settings.update(
         TESTING=True,
+        BASE_URL="http://localhost",
         SECRET_KEY="testing-secret-key",  # noqa: S106  (test profile only)
         SQLALCHEMY_DATABASE_URI=settings["SQLALCHEMY_DATABASE_URI"] or sqlite_uri("test.db"),
         MAIL_BACKEND=env("MAIL_BACKEND", "database"),
         RATELIMIT_STORAGE_URI="memory://",
+        # Tests sign in hundreds of times from one address; the limit has its own test.
+        LOGIN_RATE_LIMIT="10000 per minute",
     )
     return settings
 

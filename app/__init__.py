@@ -8,12 +8,13 @@ import importlib.util
 from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from app.core.permissions import public
 from config import INSTANCE_DIR, load_settings
 
 # Domains in import order (see ARCHITECTURE.md): each exposes `bp` and `api_bp`.
-DOMAINS = ("auth", "system")
+DOMAINS = ("auth", "system", "audit")
 
 
 def create_app(profile: str | None = None, **overrides) -> Flask:
@@ -21,6 +22,10 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
     app.config.from_mapping(load_settings(profile))
     app.config.from_mapping(overrides)
     INSTANCE_DIR.mkdir(exist_ok=True)
+    if app.config["TRUSTED_PROXIES"]:
+        # Client IP (audit, rate limits) and https scheme come from the proxy's headers.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     from app.core.logging_setup import configure_logging
 
@@ -65,6 +70,8 @@ def register_domains(app: Flask) -> None:
             importlib.import_module(f"app.blueprints.{name}.models")
         app.register_blueprint(domain.bp)
         api.register_blueprint(domain.api_bp)
+        if hasattr(domain, "init_app"):
+            domain.init_app(app)
 
 
 def init_templates(app: Flask) -> None:

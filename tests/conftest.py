@@ -9,9 +9,12 @@ worker, a browser) use `committed_db` instead, which empties the tables afterwar
 
 from __future__ import annotations
 
+import atexit
 import contextvars
 import os
 import re
+import shutil
+import tempfile
 
 import pytest
 from flask import Flask, has_app_context
@@ -22,9 +25,13 @@ from sqlalchemy import text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 os.environ.setdefault("APP_ENV", "testing")
+# Without a server, each run gets its own SQLite file, so parallel runs never share one.
+_SQLITE_DIR = tempfile.mkdtemp(prefix="crm-tests-")
+os.environ.setdefault("DATABASE_URL", f"sqlite:///{_SQLITE_DIR}/test.db")
+atexit.register(shutil.rmtree, _SQLITE_DIR, ignore_errors=True)
 
-from app import create_app
-from app.extensions import db as _db
+from app import create_app  # noqa: E402  (after the environment is set)
+from app.extensions import db as _db  # noqa: E402
 
 CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 

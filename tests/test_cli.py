@@ -81,3 +81,44 @@ def test_send_test_mail_delivers_through_the_configured_backend(app, db):
 def test_failed_jobs_command_explains_inline_mode(app, db):
     result = app.test_cli_runner().invoke(args=["crm", "failed-jobs"])
     assert result.exit_code != 0 and "REDIS_URL" in result.output
+
+
+def test_create_admin_prompts_for_the_password_and_grants_admin(app, db):
+    result = run(
+        app,
+        "create-admin",
+        "--email",
+        "first@example.com",
+        input="first admin passphrase\nfirst admin passphrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(select(User).where(User.email == "first@example.com"))
+    assert [r.name for r in user.roles] == ["admin"]
+    assert user.password_hash.startswith("$argon2id$")
+
+
+def test_create_admin_refuses_a_common_password(app, db):
+    result = app.test_cli_runner().invoke(
+        args=["crm", "create-admin", "--email", "first@example.com", "--password", "qwerty123456"]
+    )
+    assert result.exit_code != 0 and "common or breached" in result.output
+
+
+def test_unlock_user_lifts_the_lock(app, db):
+    from app.blueprints.auth import authentication
+
+    user = UserFactory()
+    for _ in range(5):
+        authentication.authenticate(user.email, "wrong password here")
+    assert user.locked_until is not None
+    result = run(app, "unlock-user", "--email", user.email)
+    assert result.exit_code == 0, result.output
+    db.session.refresh(user)
+    assert user.locked_until is None
+
+
+def test_new_encryption_key_prints_a_usable_fernet_key(app):
+    from cryptography.fernet import Fernet
+
+    key = run(app, "new-encryption-key").output.strip()
+    assert Fernet(key.encode()).decrypt(Fernet(key.encode()).encrypt(b"x")) == b"x"

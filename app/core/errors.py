@@ -51,6 +51,13 @@ class PermissionDenied(DomainError):
     code = "permission_denied"
 
 
+class ServiceUnavailable(DomainError):
+    """Something we depend on (Redis, a provider) cannot be reached right now."""
+
+    status = 503
+    code = "service_unavailable"
+
+
 def is_api_request() -> bool:
     return request.path.startswith("/api/")
 

@@ -14,12 +14,13 @@ from datetime import datetime
 
 from flask import current_app
 from redis import Redis
+from redis.exceptions import RedisError
 from rq import Queue, Retry
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
 from rq.registry import FailedJobRegistry
 
-from app.core.errors import NotFound
+from app.core.errors import Conflict, NotFound, ServiceUnavailable
 from app.core.transaction import on_commit
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,33 @@ def enqueue(func: Callable, *args, queue: str = "default", retries: int = 3, **k
 def _enqueue_now(func, args, kwargs, queue, retries) -> None:
     if jobs_inline():
         log.info("running job %s inline", func.__qualname__)
-        try:
-            func(*args, **kwargs)
-        except Exception:
-            log.exception("inline job %s failed", func.__qualname__)
+        _run_inline(func, args, kwargs)
         return
     retry = Retry(max=retries, interval=RETRY_INTERVALS[:retries]) if retries else None
-    get_queue(queue).enqueue(func, *args, retry=retry, **kwargs)
+    try:
+        get_queue(queue).enqueue(func, *args, retry=retry, **kwargs)
+    except RedisError:
+        # The use case already committed; rather than lose its follow-up work while
+        # Redis is down, do it now in this process (jobs are idempotent).
+        log.error("Redis unreachable: running job %s inline instead of queueing it", func.__qualname__)
+        _run_inline(func, args, kwargs)
+
+
+def _run_inline(func, args, kwargs) -> None:
+    try:
+        func(*args, **kwargs)
+    except Exception:
+        log.exception("inline job %s failed", func.__qualname__)
+
+
+def require_queue() -> None:
+    """Refuse, clearly, to inspect a queue that does not exist or cannot be reached."""
+    if jobs_inline():
+        raise Conflict("Jobs run inline on this installation; there is no queue.", code="jobs_inline")
+    try:
+        redis_connection().ping()
+    except RedisError as exc:
+        raise ServiceUnavailable("The job queue (Redis) cannot be reached right now.") from exc
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ and a test walks the URL map to make sure nothing is neither.
 from __future__ import annotations
 
 import functools
+import logging
 from dataclasses import dataclass
 
-from flask import g
+from flask import g, request
 from flask_login import current_user
 
 from app.core.errors import PermissionDenied, error_response, is_api_request
@@ -26,6 +27,7 @@ class Permission:
 
 
 PERMISSIONS: dict[str, Permission] = {}
+security_log = logging.getLogger("app.security")
 
 
 BUILT_IN_ROLES = {
@@ -69,6 +71,19 @@ def current_identity_can(code: str) -> bool:
     return token is None or token.allows(code)
 
 
+def log_denial(needed: str) -> None:
+    """Failed authorization attempts go to the security log (ASVS V16.3.2)."""
+    token = g.get("api_token")
+    security_log.warning(
+        "permission denied: %s needs %s on %s %s",
+        current_user.get_id(),
+        needed,
+        request.method,
+        request.path,
+        extra={"token_id": getattr(token, "id", None)},
+    )
+
+
 def unauthenticated_response():
     if is_api_request():
         return error_response(
@@ -93,6 +108,7 @@ def require_permission(code: str):
             if not current_user.is_authenticated:
                 return unauthenticated_response()
             if not current_identity_can(code):
+                log_denial(code)
                 raise PermissionDenied(f"This needs the permission “{code}”.")
             return view(*args, **kwargs)
 
@@ -103,15 +119,35 @@ def require_permission(code: str):
 
 
 def require_login(view):
-    """For pages every signed-in staff member may use (their own account, the dashboard)."""
+    """For what every signed-in staff member may use (their own account, the dashboard).
+    A customer token is not a staff identity and is refused."""
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         if not current_user.is_authenticated:
             return unauthenticated_response()
+        if not getattr(current_user, "is_staff", False):
+            log_denial("authenticated")
+            raise PermissionDenied("This needs a staff account.")
         return view(*args, **kwargs)
 
     wrapper.required_permission = "authenticated"
+    return wrapper
+
+
+def require_customer(view):
+    """For storefront endpoints that act for the customer behind a customer token."""
+
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        if not current_user.is_authenticated:
+            return unauthenticated_response()
+        if getattr(current_user, "customer_id", None) is None:
+            log_denial("customer")
+            raise PermissionDenied("This needs a customer token.")
+        return view(*args, **kwargs)
+
+    wrapper.required_permission = "customer"
     return wrapper
 
 

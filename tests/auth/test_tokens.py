@@ -38,12 +38,12 @@ def test_token_can_do_only_what_its_scopes_allow(client, db):
 def test_token_cannot_carry_permissions_its_user_lacks(db):
     import pytest
 
-    from app.blueprints.auth import services
+    from app.blueprints.auth import tokens
     from app.core.errors import InvalidInput
 
     sales = UserFactory(roles=["sales"])
     with pytest.raises(InvalidInput) as error:
-        services.create_api_token(sales, name="sneaky", scopes=["system.jobs"], expires_at=None, actor=sales)
+        tokens.create_api_token(sales, name="sneaky", scopes=["system.jobs"], expires_at=None, actor=sales)
     assert "lacks: system.jobs" in error.value.errors["scopes"][0]
 
 
@@ -126,3 +126,16 @@ def test_expiry_in_the_past_is_a_field_error(client, db):
         headers=bearer(make_token(user, ["system.jobs"])),
     )
     assert response.status_code == 422 and "expires_at" in response.get_json()["errors"]
+
+
+def test_a_token_cannot_revoke_a_stronger_token(client, db):
+    user = UserFactory(roles=["admin"])
+    strong = make_token(user, ["system.jobs", "system.outbox"])
+    weak = make_token(user, ["system.outbox"])
+    strong_id = next(
+        t
+        for t in client.get("/api/v1/admin/tokens", headers=bearer(weak)).get_json()
+        if len(t["scopes"]) == 2
+    )["id"]
+    assert client.delete(f"/api/v1/admin/tokens/{strong_id}", headers=bearer(weak)).status_code == 403
+    assert client.get("/api/v1/admin/me", headers=bearer(strong)).status_code == 200

@@ -22,6 +22,6 @@ def test_every_foreign_key_column_is_indexed(app):
         indexed |= {tuple(c.name for c in u.columns) for u in table.constraints if hasattr(u, "columns")}
         for fk in table.foreign_keys:
             column = fk.parent.name
-            if not any(cols[0] == column for cols in indexed):
+            if not any(cols and cols[0] == column for cols in indexed):
                 unindexed.append(f"{table.name}.{column}")
     assert unindexed == []

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import factory
 
-from app.blueprints.auth import services
+from app.blueprints.auth import passwords, services, tokens
 from app.blueprints.auth.models import User
 from app.extensions import db
 
 PASSWORD = "correct-horse-battery"
 # Hashing once keeps the suite fast; the login path still verifies a real Argon2id hash.
-_PASSWORD_HASH = services.hasher.hash(PASSWORD)
+_PASSWORD_HASH = passwords.hash_password(PASSWORD)
 
 
 class UserFactory(factory.alchemy.SQLAlchemyModelFactory):
@@ -37,7 +37,7 @@ class UserFactory(factory.alchemy.SQLAlchemyModelFactory):
 
 
 def make_token(user, scopes, **kwargs) -> str:
-    _, secret = services.create_api_token(
+    _, secret = tokens.create_api_token(
         user,
         name=kwargs.pop("name", "test token"),
         scopes=scopes,

@@ -4,7 +4,7 @@ from flask import g
 from flask.views import MethodView
 from flask_login import current_user
 
-from app.blueprints.auth import api_bp, services
+from app.blueprints.auth import api_bp, tokens
 from app.blueprints.auth.schemas import IdentitySchema, NewTokenSchema, TokenCreateSchema, TokenSchema
 from app.core.permissions import require_login
 from app.core.transaction import transaction
@@ -36,7 +36,7 @@ class Tokens(MethodView):
     @api_bp.doc(security=BEARER)
     def get(self):
         """The caller's API tokens (never their secrets)"""
-        return services.tokens_of(current_user)
+        return tokens.tokens_of(current_user)
 
     @require_login
     @api_bp.arguments(TokenCreateSchema)
@@ -48,7 +48,7 @@ class Tokens(MethodView):
         Scopes must be permissions the caller holds, and within the scopes of the token
         making the request, so a token can never mint a stronger one."""
         with transaction():
-            token, secret = services.create_api_token(
+            token, secret = tokens.create_api_token(
                 current_user,
                 name=data["name"],
                 scopes=data["scopes"],
@@ -68,4 +68,8 @@ class TokenItem(MethodView):
     def delete(self, token_id):
         """Revoke one of the caller's tokens, at once"""
         with transaction():
-            services.revoke_api_token(services.own_token(current_user, token_id), actor=current_user)
+            tokens.revoke_api_token(
+                tokens.own_token(current_user, token_id),
+                actor=current_user,
+                within_scopes=g.api_token.scopes if g.get("api_token") else None,
+            )

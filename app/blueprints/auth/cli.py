@@ -4,11 +4,17 @@ from datetime import timedelta
 
 import click
 
-from app.blueprints.auth import services
+from app.blueprints.auth import authentication, services, tokens
+from app.core import crypto
 from app.core.cli import crm
 from app.core.errors import DomainError
 from app.core.timeutil import utcnow
 from app.core.transaction import transaction
+
+
+def describe(exc: DomainError) -> str:
+    details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in (exc.errors or {}).items())
+    return f"{exc.detail} {details}".strip()
 
 
 @crm.command("create-user")
@@ -25,8 +31,36 @@ def create_user(email, name, roles, password):
                 email=email, name=name, password=password, role_names=list(roles), actor=None
             )
     except DomainError as exc:
-        raise click.ClickException(_describe(exc)) from exc
+        raise click.ClickException(describe(exc)) from exc
     click.echo(f"Created {user.email} with roles {', '.join(roles)}.")
+
+
+@crm.command("sync-roles")
+def sync_roles():
+    """Create the built-in roles and grant them the default permissions of new domains."""
+    with transaction():
+        roles = services.ensure_built_in_roles()
+    for role in roles:
+        click.echo(f"{role.name}: {len(role.permission_codes)} permission(s)")
+
+
+@crm.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", default="Administrator", show_default=True)
+@click.option("--password", help="Prompted for (hidden) when not given.")
+def create_admin(email, name, password):
+    """Create the first administrator of a new installation."""
+    if not password:
+        password = click.prompt("Password (12 to 128 characters)", hide_input=True, confirmation_prompt=True)
+    try:
+        with transaction():
+            services.ensure_built_in_roles()
+            user = services.create_user(
+                email=email, name=name, password=password, role_names=["admin"], actor=None
+            )
+    except DomainError as exc:
+        raise click.ClickException(describe(exc)) from exc
+    click.echo(f"Administrator {user.email} created. Sign in at /login.")
 
 
 @crm.command("create-token")
@@ -42,16 +76,29 @@ def create_token(email, name, scopes, expires_in_days):
             user = services.find_user_by_email(email)
             if user is None:
                 raise click.ClickException(f"No user with the email {email}.")
-            token, secret = services.create_api_token(
+            token, secret = tokens.create_api_token(
                 user, name=name, scopes=list(scopes), expires_at=expires_at, actor=None
             )
     except DomainError as exc:
-        raise click.ClickException(_describe(exc)) from exc
+        raise click.ClickException(describe(exc)) from exc
     click.echo(f"Token {token.name} ({token.prefix}…) for {user.email}; scopes: {', '.join(token.scopes)}")
     click.echo("Store this secret now, it is not shown again:")
     click.echo(secret)
 
 
-def _describe(exc: DomainError) -> str:
-    details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in (exc.errors or {}).items())
-    return f"{exc.detail} {details}".strip()
+@crm.command("unlock-user")
+@click.option("--email", required=True)
+def unlock_user(email):
+    """Lift a sign-in lock caused by failed passwords."""
+    with transaction():
+        user = services.find_user_by_email(email)
+        if user is None:
+            raise click.ClickException(f"No user with the email {email}.")
+        authentication.unlock(user, actor=None, how="operator (CLI)")
+    click.echo(f"{user.email} is unlocked.")
+
+
+@crm.command("new-encryption-key")
+def new_encryption_key():
+    """Print a new key for DATA_ENCRYPTION_KEY (put it first to rotate; keep old ones after it)."""
+    click.echo(crypto.new_key())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, String, Table, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -25,6 +25,11 @@ class Role(db.Model):
     name: Mapped[str] = mapped_column(String(80), unique=True)
     description: Mapped[str] = mapped_column(String(255), default="")
     built_in: Mapped[bool] = mapped_column(default=False)
+    # Members of a role that requires MFA are walked through enrollment at next sign-in.
+    require_mfa: Mapped[bool] = mapped_column(default=False)
+    # Default permissions already offered to this built-in role: a new domain's defaults are
+    # granted once, and a default an admin removed later stays removed.
+    defaults_applied: Mapped[list] = mapped_column(JSON, default=list)
     permissions: Mapped[list[RolePermission]] = relationship(
         back_populates="role", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -56,7 +61,19 @@ class User(db.Model):
     session_version: Mapped[int] = mapped_column(default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Brute-force protection: consecutive failures and the exponential lock they earn.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # TOTP: the secret is encrypted at rest (app.core.crypto); the last accepted time step
+    # is kept so a code cannot be replayed within its window.
+    mfa_secret_encrypted: Mapped[str | None] = mapped_column(String(255))
+    mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    mfa_last_step: Mapped[int | None] = mapped_column()
+    timezone: Mapped[str | None] = mapped_column(String(64))
     roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+
+    is_staff = True  # as opposed to a storefront customer's token identity
 
     # Flask-Login protocol
     @property
@@ -85,18 +102,74 @@ class User(db.Model):
         return code in self.permission_codes
 
     @property
+    def mfa_enabled(self) -> bool:
+        return self.mfa_enabled_at is not None
+
+    @property
+    def mfa_required(self) -> bool:
+        return any(role.require_mfa for role in self.roles)
+
+    @property
     def initials(self) -> str:
         parts = [p for p in self.name.split() if p]
         return "".join(p[0] for p in parts[:2]).upper() or self.email[:1].upper()
 
 
-class ApiToken(db.Model):
-    """A bearer token for staff or integrations. Only its SHA-256 is stored."""
+class UserSession(db.Model):
+    """A signed-in portal session, held on the server so it can be listed and ended.
+    The browser's cookie carries only a random id whose SHA-256 is stored here."""
 
-    __tablename__ = "api_tokens"
+    __tablename__ = "user_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    ended_reason: Mapped[str | None] = mapped_column(String(64))
+    ip_address: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str] = mapped_column(String(255), default="")
+    factors: Mapped[str] = mapped_column(String(64), default="password")
+
+    def is_live(self, now: datetime, idle_seconds: int) -> bool:
+        if self.ended_at is not None or self.expires_at <= now:
+            return False
+        return (now - self.last_seen_at).total_seconds() <= idle_seconds
+
+
+class MfaRecoveryCode(db.Model):
+    """A single-use code that stands in for a TOTP code; only its hash is stored."""
+
+    __tablename__ = "mfa_recovery_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+TOKEN_KINDS = ("staff", "customer")
+
+
+class ApiToken(db.Model):
+    """A bearer token: staff/integration tokens act for a user within their scopes;
+    customer tokens act for one storefront customer. Only the SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (
+        CheckConstraint(
+            "(kind = 'staff' AND user_id IS NOT NULL) OR (kind = 'customer' AND customer_id IS NOT NULL)",
+            name="owner_matches_kind",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="staff")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The storefront customer a customer token belongs to (the customers domain owns that table).
+    customer_id: Mapped[int | None] = mapped_column(index=True)
     name: Mapped[str] = mapped_column(String(120))
     prefix: Mapped[str] = mapped_column(String(16))
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
@@ -105,7 +178,8 @@ class ApiToken(db.Model):
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    user: Mapped[User] = relationship(lazy="joined")
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    user: Mapped[User | None] = relationship(foreign_keys=[user_id], lazy="joined")
 
     def allows(self, code: str) -> bool:
         return code in self.scopes or code == "authenticated"

@@ -6,16 +6,11 @@ from flask_login import current_user
 from app.blueprints.system import JOBS_MANAGE, api_bp, services
 from app.blueprints.system.schemas import FailedJobSchema
 from app.core import jobs
-from app.core.errors import Conflict
+from app.core.jobs import require_queue
 from app.core.permissions import require_permission
 from app.core.transaction import transaction
 
 BEARER = [{"bearerAuth": []}]
-
-
-def require_queue():
-    if jobs.jobs_inline():
-        raise Conflict("Jobs run inline on this installation; there is no queue.", code="jobs_inline")
 
 
 @api_bp.route("/jobs/failed")

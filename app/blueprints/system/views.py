@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from app.blueprints.system import JOBS_MANAGE, OUTBOX_READ, bp, health, services
 from app.blueprints.system.forms import ConfirmForm, TestMailForm
 from app.core import jobs
-from app.core.errors import NotFound
+from app.core.errors import DomainError, NotFound
 from app.core.models import OutboxMessage
 from app.core.pagination import paginate
 from app.core.permissions import current_identity_can, public, require_login, require_permission
@@ -22,13 +22,21 @@ from app.extensions import db
 def dashboard():
     attention = []
     if current_identity_can(JOBS_MANAGE) and not jobs.jobs_inline():
-        failed = len(jobs.failed_jobs(limit=100))
-        if failed:
-            attention.append({"label": f"{failed} failed background job(s)", "url": url_for("system.jobs")})
+        attention.extend(job_attention())
     outbox_count = None
     if current_identity_can(OUTBOX_READ):
         outbox_count = db.session.scalar(select(func.count(OutboxMessage.id)))
     return render_template("system/dashboard.html", attention=attention, outbox_count=outbox_count)
+
+
+def job_attention() -> list[dict]:
+    """Failed jobs for the dashboard; a queue outage is itself something to look at."""
+    try:
+        jobs.require_queue()
+        failed = len(jobs.failed_jobs(limit=100))
+    except DomainError as error:
+        return [{"label": error.detail, "url": url_for("system.jobs")}]
+    return [{"label": f"{failed} failed background job(s)", "url": url_for("system.jobs")}] if failed else []
 
 
 @bp.route("/healthz")
@@ -55,27 +63,28 @@ def api_docs():
 @require_permission(JOBS_MANAGE)
 def jobs_page():
     inline = jobs.jobs_inline()
+    if not inline:
+        jobs.require_queue()
     return render_template(
         "system/jobs.html",
         inline=inline,
         failed=[] if inline else jobs.failed_jobs(),
         sizes={} if inline else jobs.queue_sizes(),
         scheduler_seen=None if inline else services.scheduler_last_seen(),
-        form=ConfirmForm(),
     )
 
 
 @bp.route("/admin/jobs/<job_id>")
 @require_permission(JOBS_MANAGE)
 def job_detail(job_id):
-    if jobs.jobs_inline():
-        raise NotFound("Jobs run inline here; there is no failed-job registry.")
+    jobs.require_queue()
     return render_template("system/job_detail.html", job=jobs.get_failed_job(job_id), form=ConfirmForm())
 
 
 @bp.route("/admin/jobs/<job_id>/retry", methods=["POST"])
 @require_permission(JOBS_MANAGE)
 def retry_job(job_id):
+    jobs.require_queue()
     with transaction():
         job = services.retry_failed_job(job_id, actor=current_user)
     flash(f"Job {job.func_name} was queued again on “{job.queue}”.", "success")
@@ -85,6 +94,7 @@ def retry_job(job_id):
 @bp.route("/admin/jobs/<job_id>/delete", methods=["POST"])
 @require_permission(JOBS_MANAGE)
 def delete_job(job_id):
+    jobs.require_queue()
     with transaction():
         job = services.delete_failed_job(job_id, actor=current_user)
     flash(f"Failed job {job.func_name} was deleted.", "success")

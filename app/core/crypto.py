@@ -1,0 +1,49 @@
+"""Encryption of secrets at rest (MFA secrets, provider credentials).
+
+`DATA_ENCRYPTION_KEY` holds one or more Fernet keys separated by commas: the first
+encrypts, all decrypt, so keys can be rotated. Outside production a key is derived from
+SECRET_KEY so a first run needs no setup; production must set its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from flask import current_app
+
+from config import ConfigurationError
+
+
+class DecryptionError(Exception):
+    """The value was not encrypted with any configured key (or was altered)."""
+
+
+def _keys() -> list[bytes]:
+    configured = current_app.config.get("DATA_ENCRYPTION_KEY")
+    if configured:
+        return [key.strip().encode() for key in configured.split(",") if key.strip()]
+    if current_app.config["APP_ENV"] == "production":
+        raise ConfigurationError("Set DATA_ENCRYPTION_KEY (a Fernet key) to store secrets in production.")
+    derived = hashlib.sha256(b"data-encryption:" + current_app.config["SECRET_KEY"].encode()).digest()
+    return [base64.urlsafe_b64encode(derived)]
+
+
+def _fernet() -> MultiFernet:
+    return MultiFernet([Fernet(key) for key in _keys()])
+
+
+def encrypt(plaintext: str) -> str:
+    return _fernet().encrypt(plaintext.encode()).decode()
+
+
+def decrypt(ciphertext: str) -> str:
+    try:
+        return _fernet().decrypt(ciphertext.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError("cannot decrypt with the configured DATA_ENCRYPTION_KEY") from exc
+
+
+def new_key() -> str:
+    return Fernet.generate_key().decode()

@@ -1,0 +1,134 @@
+"""Load a benchmark data set into the database the environment names (DATABASE_URL).
+
+Run by the harness as a child process, after the migrations and before gunicorn starts:
+
+    APP_ENV=production SECRET_KEY=... DATABASE_URL=... .venv/bin/python bench/datagen.py --size small
+
+It prints one JSON line with what it loaded. A size is a row of counts (SIZES); each
+domain has a loader that reads its counts from the size and returns what it created.
+A later issue adds its counts to `Size`, its loader to `LOADERS`, and nothing else.
+
+Rows go in through the app's own services where there are few of them (so they are the
+rows a person would create, audit entries included) and in bulk where there are many.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Every generated staff user signs in with this password (bench data only).
+STAFF_PASSWORD = "bench-password-2026"  # noqa: S105  (throwaway bench database)
+STAFF_DOMAIN = "bench.example.com"
+# How many staff users go through services.create_user (Argon2 costs ~0.1 s each); the
+# rest are inserted in bulk, sharing the first one's password hash (same password).
+STAFF_VIA_SERVICES = 8
+
+
+@dataclass(frozen=True)
+class Size:
+    staff: int
+
+
+SIZES = {
+    "tiny": Size(staff=4),
+    "small": Size(staff=50),
+    "medium": Size(staff=500),
+    "large": Size(staff=5000),
+}
+
+
+def staff_email(index: int) -> str:
+    return f"staff{index:05d}@{STAFF_DOMAIN}"
+
+
+def load_staff(size: Size) -> dict[str, int]:
+    """Built-in roles, then `size.staff` users spread over them round-robin (at least one)."""
+    from sqlalchemy import insert
+
+    from app.blueprints.auth import services
+    from app.blueprints.auth.models import User, user_roles
+    from app.core.transaction import transaction
+
+    with transaction() as session:
+        roles = services.ensure_built_in_roles()
+        role_names = [role.name for role in roles]
+        via_services = max(1, min(size.staff, STAFF_VIA_SERVICES))
+        users = [
+            services.create_user(
+                email=staff_email(index),
+                name=f"Bench Staff {index}",
+                password=STAFF_PASSWORD,
+                role_names=[role_names[index % len(role_names)]],
+                actor=None,
+            )
+            for index in range(via_services)
+        ]
+        bulk = range(via_services, size.staff)
+        if bulk:
+            password_hash = users[0].password_hash
+            ids = session.scalars(
+                insert(User).returning(User.id, sort_by_parameter_order=True),
+                [
+                    {"email": staff_email(i), "name": f"Bench Staff {i}", "password_hash": password_hash}
+                    for i in bulk
+                ],
+            ).all()
+            role_ids = [role.id for role in roles]
+            session.execute(
+                insert(user_roles),
+                [
+                    {"user_id": user_id, "role_id": role_ids[i % len(role_ids)]}
+                    for i, user_id in zip(bulk, ids, strict=True)
+                ],
+            )
+    return {"roles": len(roles), "staff": max(1, size.staff)}
+
+
+# In dependency order: a later loader may use what an earlier one created.
+LOADERS = [load_staff]
+
+
+def load(size: Size) -> dict[str, int]:
+    """Run every loader inside the app context of the environment's configuration."""
+    from sqlalchemy import text
+
+    from app import create_app
+    from app.extensions import db
+
+    app = create_app()
+    counts: dict[str, int] = {}
+    with app.app_context():
+        for loader in LOADERS:
+            counts.update(loader(size))
+        with db.engine.connect() as connection:
+            # Fresh statistics, so the planner sees the data set, not empty tables.
+            connection.execute(text("ANALYZE"))
+            connection.commit()
+    return counts
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--size", choices=sorted(SIZES), default="small")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    started = time.monotonic()
+    counts = load(SIZES[args.size])
+    seconds = round(time.monotonic() - started, 2)
+    print(
+        json.dumps(
+            {"size": args.size, "counts": asdict(SIZES[args.size]), "loaded": counts, "seconds": seconds}
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
