@@ -33,7 +33,7 @@ atexit.register(shutil.rmtree, _SQLITE_DIR, ignore_errors=True)
 from app import create_app  # noqa: E402  (after the environment is set)
 from app.extensions import db as _db  # noqa: E402
 
-CSRF_PATTERN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
+CSRF_PATTERN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
 
 
 def reset_schema(app) -> None:

@@ -49,10 +49,13 @@ def test_lock_mails_an_unlock_link_that_works_once(db, client):
     message = db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipients == user.email))
     assert message is not None and "locked" in message.subject
     link = re.search(r"http://localhost(/unlock/\S+)", message.text_body).group(1)
-    assert client.get(link).status_code == 302
+    page = client.get(link)
+    assert page.status_code == 200 and user.locked_until is not None, "opening the link must change nothing"
+    token = csrf_token_from(page.text)
+    assert client.post(link, data={"csrf_token": token}).status_code == 302
     assert user.locked_until is None and user.failed_logins == 0
-    follow = client.get(link, follow_redirects=True)
-    assert "not valid any more" in follow.text
+    again = client.post(link, data={"csrf_token": token}, follow_redirects=True)
+    assert "not valid any more" in again.text
 
 
 def test_admin_unlock_clears_the_lock_and_is_audited(db, admin):

@@ -66,9 +66,13 @@ def logout():
     return redirect(url_for("auth.login"))
 
 
-@bp.route("/unlock/<token>")
+@bp.route("/unlock/<token>", methods=["GET", "POST"])
 @public
 def unlock(token):
+    """The emailed unlock link. Opening it changes nothing (mail scanners open links);
+    the button on the page does."""
+    if request.method == "GET":
+        return render_template("auth/unlock.html")
     try:
         with transaction():
             user = authentication.unlock_with_token(token)
