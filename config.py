@@ -67,6 +67,11 @@ def base_settings() -> dict:
         "REDIS_URL": redis_url,
         # The address people reach the app at; links in mail are built from it.
         "BASE_URL": env("BASE_URL", "http://localhost:5000"),
+        # Where customers choose a new password; {token} is replaced by the reset token.
+        "STOREFRONT_RESET_URL": env(
+            "STOREFRONT_RESET_URL", "http://localhost:3000/reset-password?token={token}"
+        ),
+        "DEFAULT_PHONE_REGION": env("DEFAULT_PHONE_REGION", "NL"),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
         "LOG_LEVEL": env("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": env("LOG_FORMAT", "text"),
@@ -98,6 +103,9 @@ def base_settings() -> dict:
         "DEFAULT_LOCALE": env("DEFAULT_LOCALE", "en_GB"),
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # If Redis is unreachable, keep limiting per process instead of failing sign-in.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
+        "RATELIMIT_SWALLOW_ERRORS": True,
         "API_TITLE": "CRM Commerce API",
         "API_VERSION": "v1",
         "OPENAPI_VERSION": "3.0.3",
@@ -141,7 +149,7 @@ def testing_settings() -> dict:
 
 
 def production_settings() -> dict:
-    missing = [name for name in ("SECRET_KEY", "DATABASE_URL") if env(name) is None]
+    missing = [name for name in ("SECRET_KEY", "DATABASE_URL", "DATA_ENCRYPTION_KEY") if env(name) is None]
     if missing:
         raise ConfigurationError(
             "Cannot start in production: set the environment variable(s) " + ", ".join(missing)

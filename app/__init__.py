@@ -9,16 +9,27 @@ from flask import Flask
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from app.core.permissions import public
 from config import INSTANCE_DIR, load_settings
 
 # Domains in import order (see ARCHITECTURE.md): each exposes `bp` and `api_bp`.
-DOMAINS = ("auth", "system", "audit")
+DOMAINS = ("auth", "system", "audit", "customers")
+
+
+class DatabaseIdConverter(IntegerConverter):
+    """`<int:id>` in every route: ids beyond a database integer are a plain 404, not an
+    overflow deep in the driver."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def create_app(profile: str | None = None, **overrides) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE_DIR))
+    app.url_map.converters["int"] = DatabaseIdConverter
     app.config.from_mapping(load_settings(profile))
     app.config.from_mapping(overrides)
     INSTANCE_DIR.mkdir(exist_ok=True)
@@ -69,7 +80,8 @@ def register_domains(app: Flask) -> None:
         if importlib.util.find_spec(f"app.blueprints.{name}.models"):
             importlib.import_module(f"app.blueprints.{name}.models")
         app.register_blueprint(domain.bp)
-        api.register_blueprint(domain.api_bp)
+        for api_blueprint in (domain.api_bp, *getattr(domain, "extra_api_blueprints", ())):
+            api.register_blueprint(api_blueprint)
         if hasattr(domain, "init_app"):
             domain.init_app(app)
 

@@ -34,13 +34,14 @@ STAFF_VIA_SERVICES = 8
 @dataclass(frozen=True)
 class Size:
     staff: int
+    customers: int
 
 
 SIZES = {
-    "tiny": Size(staff=4),
-    "small": Size(staff=50),
-    "medium": Size(staff=500),
-    "large": Size(staff=5000),
+    "tiny": Size(staff=4, customers=1_000),
+    "small": Size(staff=50, customers=20_000),
+    "medium": Size(staff=500, customers=200_000),
+    "large": Size(staff=5000, customers=1_000_000),
 }
 
 
@@ -91,8 +92,16 @@ def load_staff(size: Size) -> dict[str, int]:
     return {"roles": len(roles), "staff": max(1, size.staff)}
 
 
+def load_customers(size: Size) -> dict[str, int]:
+    """`size.customers` customers with a realistic spread, streamed into PostgreSQL by COPY
+    (a million in about a minute) or inserted in batches elsewhere. See customer_rows.py."""
+    from customer_rows import copy_customers
+
+    return copy_customers(size.customers)
+
+
 # In dependency order: a later loader may use what an earlier one created.
-LOADERS = [load_staff]
+LOADERS = [load_staff, load_customers]
 
 
 def load(size: Size) -> dict[str, int]:

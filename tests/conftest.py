@@ -141,7 +141,7 @@ class Portal:
             data={"email": email, "password": password, "csrf_token": csrf_token_from(page.text)},
         )
         assert response.status_code == 302, response.text
-        self.token = csrf_token_from(self.client.get("/").text)
+        self.token = csrf_token_from(self.client.get("/", follow_redirects=True).text)
         return response
 
     def get(self, *args, **kwargs):

@@ -44,9 +44,16 @@ class AuditLogIsAppendOnly(RuntimeError):
 
 
 def actor_label(actor) -> str:
+    """Who did it, in words: a staff email, "customer <email>" for a storefront customer
+    acting on their own account, or "system"."""
     if actor is None:
         return "system"
-    return getattr(actor, "email", None) or str(actor)
+    label = getattr(actor, "email", None) or str(actor)
+    return label if is_staff(actor) else f"customer {label}"
+
+
+def is_staff(actor) -> bool:
+    return bool(getattr(actor, "is_staff", False))
 
 
 def is_secret(name: str) -> bool:
@@ -144,7 +151,8 @@ def _add_entry(action, *, actor, target, summary, data: dict, changes: dict | No
     if changes is not None:
         clean["changes"] = changes  # already JSON-safe and redacted field by field
     entry = AuditEntry(
-        actor_id=getattr(actor, "id", None),
+        # Only staff users are linked by id; a customer actor is named in the label.
+        actor_id=getattr(actor, "id", None) if is_staff(actor) else None,
         actor_label=actor_label(actor)[:255],
         action=action,
         target_type=target_type,

@@ -1,8 +1,10 @@
 """Encryption of secrets at rest (MFA secrets, provider credentials).
 
 `DATA_ENCRYPTION_KEY` holds one or more Fernet keys separated by commas: the first
-encrypts, all decrypt, so keys can be rotated. Outside production a key is derived from
-SECRET_KEY so a first run needs no setup; production must set its own.
+encrypts, all decrypt, so keys can be rotated (`flask crm rotate-encryption-key`
+re-encrypts stored secrets with the first key, after which old keys can be dropped).
+Outside production a key is derived from SECRET_KEY so a first run needs no setup;
+production refuses to start without its own.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ def decrypt(ciphertext: str) -> str:
         return _fernet().decrypt(ciphertext.encode()).decode()
     except InvalidToken as exc:
         raise DecryptionError("cannot decrypt with the configured DATA_ENCRYPTION_KEY") from exc
+
+
+def reencrypt(ciphertext: str) -> str:
+    """The same secret, encrypted with the first (current) key."""
+    return _fernet().rotate(ciphertext.encode()).decode()
 
 
 def new_key() -> str:

@@ -13,8 +13,17 @@ def test_production_refuses_to_start_without_secret_key_and_database_url(monkeyp
     assert "SECRET_KEY" in str(error.value) and "DATABASE_URL" in str(error.value)
 
 
+def test_production_refuses_to_start_without_an_encryption_key(monkeypatch):
+    monkeypatch.setenv("SECRET_KEY", "s3cret-from-the-vault")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/crm")
+    monkeypatch.delenv("DATA_ENCRYPTION_KEY", raising=False)
+    with pytest.raises(ConfigurationError, match="DATA_ENCRYPTION_KEY"):
+        load_settings("production")
+
+
 def test_production_names_only_what_is_missing(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "s3cret-from-the-vault")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "x3tLqDOTzB5v5xUyGZbP6uGdG8Jm1uT3y9m6w2tJ0sU=")
     monkeypatch.delenv("DATABASE_URL", raising=False)
     with pytest.raises(ConfigurationError, match="DATABASE_URL") as error:
         load_settings("production")
@@ -30,6 +39,7 @@ def test_production_is_the_default_profile(monkeypatch):
 
 def test_production_hardens_cookies_hsts_and_logs_json(monkeypatch):
     monkeypatch.setenv("SECRET_KEY", "s3cret-from-the-vault")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "x3tLqDOTzB5v5xUyGZbP6uGdG8Jm1uT3y9m6w2tJ0sU=")
     monkeypatch.setenv("DATABASE_URL", "postgresql://db.internal/crm")
     settings = load_settings("production")
     assert settings["SESSION_COOKIE_SECURE"] is True

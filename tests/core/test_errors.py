@@ -142,3 +142,13 @@ def test_missing_token_is_401_problem_with_challenge(client):
     assert response.status_code == 401
     assert response.mimetype == PROBLEM
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_ids_beyond_a_database_integer_are_404_not_500(client, admin):
+    from tests.factories.auth import make_token
+
+    secret = make_token(admin, ["tokens.manage"])
+    response = client.delete(
+        "/api/v1/admin/tokens/99999999999999999999", headers={"Authorization": f"Bearer {secret}"}
+    )
+    assert response.status_code == 404

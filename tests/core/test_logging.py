@@ -32,6 +32,7 @@ def test_production_logs_json_lines_with_the_request_id(monkeypatch, app, capsys
     from app import create_app
 
     monkeypatch.setenv("SECRET_KEY", "production-like-secret")
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "x3tLqDOTzB5v5xUyGZbP6uGdG8Jm1uT3y9m6w2tJ0sU=")
     monkeypatch.setenv("DATABASE_URL", app.config["SQLALCHEMY_DATABASE_URI"])
     production = create_app("production")
     bp = Blueprint("logging_probe", __name__)

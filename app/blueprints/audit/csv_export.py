@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Iterable, Iterator
 from datetime import UTC
+
+from app.core import csv_stream
+from app.core.csv_stream import neutralize  # noqa: F401  (part of this module's interface)
 
 COLUMNS = (
     "time",
@@ -20,14 +21,6 @@ COLUMNS = (
     "changes",
     "data",
 )
-# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralize(cell) -> str:
-    """The cell as text; one a spreadsheet would evaluate gets a leading apostrophe."""
-    text = "" if cell is None else str(cell)
-    return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
 
 
 def as_json(value) -> str:
@@ -50,21 +43,9 @@ def row_cells(row) -> list[str]:
         as_json(changes),
         as_json(data),
     ]
-    return [neutralize(cell) for cell in cells]
+    return cells
 
 
 def csv_lines(rows: Iterable) -> Iterator[str]:
-    """The header, then one CSV line per row; only one line is ever held in memory."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-
-    def line(cells) -> str:
-        writer.writerow(cells)
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate(0)
-        return text
-
-    yield line(COLUMNS)
-    for row in rows:
-        yield line(row_cells(row))
+    """The header, then one CSV line per audit entry."""
+    return csv_stream.csv_lines(COLUMNS, (row_cells(row) for row in rows))

@@ -147,6 +147,8 @@ def create_token_from_form(owner, render_invalid):
                     scopes=form.scopes.data,
                     expires_at=token_expiry(form),
                     actor=current_user,
+                    # An admin making a token for someone else grants only what they hold too.
+                    within_scopes=sorted(current_user.permission_codes),
                 )
         except DomainError as error:
             field_errors_into(form, error, "name")

@@ -21,6 +21,7 @@ from app.blueprints.auth import USERS_MANAGE, authentication, mfa, services, tok
 from app.blueprints.auth.models import Role, RolePermission, User, user_roles
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.mail import send_mail
 from app.core.permissions import PERMISSIONS
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -129,7 +130,17 @@ def update_user(user: User, *, name: str, email: str, role_names: list[str], act
     if not changes:
         return changes
     with keeping_an_administrator(f"Changing the roles of {user.email}"):
+        old_email = user.email
         user.name, user.email, user.roles = name, email, roles
+        if old_email != email:
+            # The old address hears of it, as when people change it themselves.
+            send_mail(
+                old_email,
+                "Your sign-in email address was changed",
+                "email_changed",
+                user=user,
+                old_email=old_email,
+            )
         audit.record_change(
             "user.updated",
             actor=actor,

@@ -72,12 +72,17 @@ def authenticate(email: str, password: str) -> SignInResult:
     return SignInResult(user, "ok")
 
 
-def record_failure(user: User) -> None:
+def is_locked(user: User) -> bool:
+    return user.locked_until is not None and user.locked_until > utcnow()
+
+
+def record_failure(user: User, what: str = "Wrong password", action: str = "auth.login_failed") -> None:
+    """A failed proof of identity (password, second factor, re-authentication): counted
+    towards the account lock."""
+    already_locked = is_locked(user)
     user.failed_logins += 1
-    audit.record(
-        "auth.login_failed", actor=None, target=user, summary="Wrong password", failures=user.failed_logins
-    )
-    if user.failed_logins >= LOCK_AFTER:
+    audit.record(action, actor=None, target=user, summary=what, failures=user.failed_logins)
+    if user.failed_logins >= LOCK_AFTER and not already_locked:
         duration = lock_duration(user.failed_logins)
         user.locked_until = utcnow() + duration
         minutes = int(duration.total_seconds() // 60)

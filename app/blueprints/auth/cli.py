@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import click
 
-from app.blueprints.auth import authentication, services, tokens
+from app.blueprints.auth import authentication, mfa, services, tokens
 from app.core import crypto
 from app.core.cli import crm
 from app.core.errors import DomainError
@@ -13,8 +13,10 @@ from app.core.transaction import transaction
 
 
 def describe(exc: DomainError) -> str:
-    details = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in (exc.errors or {}).items())
-    return f"{exc.detail} {details}".strip()
+    """The error for a terminal: the field messages when there are any, else the detail."""
+    if not exc.errors:
+        return exc.detail
+    return "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in exc.errors.items())
 
 
 @crm.command("create-user")
@@ -39,7 +41,7 @@ def create_user(email, name, roles, password):
 def sync_roles():
     """Create the built-in roles and grant them the default permissions of new domains."""
     with transaction():
-        roles = services.ensure_built_in_roles()
+        roles = services.ensure_built_in_roles(actor=None)
     for role in roles:
         click.echo(f"{role.name}: {len(role.permission_codes)} permission(s)")
 
@@ -94,8 +96,22 @@ def unlock_user(email):
         user = services.find_user_by_email(email)
         if user is None:
             raise click.ClickException(f"No user with the email {email}.")
+        if not authentication.is_locked(user):
+            click.echo(f"{user.email} is not locked; nothing to do.")
+            return
         authentication.unlock(user, actor=None, how="operator (CLI)")
     click.echo(f"{user.email} is unlocked.")
+
+
+@crm.command("rotate-encryption-key")
+def rotate_encryption_key():
+    """Re-encrypt stored secrets with the first key of DATA_ENCRYPTION_KEY.
+
+    Rotation: put a new key first (keep the old ones after it), restart, run this, then
+    remove the old keys."""
+    with transaction():
+        count = mfa.reencrypt_secrets()
+    click.echo(f"Re-encrypted {count} two-factor secret(s) with the current key.")
 
 
 @crm.command("new-encryption-key")

@@ -10,7 +10,7 @@ from wtforms import (
     StringField,
     widgets,
 )
-from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from app.blueprints.auth.passwords import MAX_LENGTH, MIN_LENGTH
 
@@ -90,3 +90,8 @@ class TokenForm(FlaskForm):
         "Expires after (days)", validators=[Optional(), NumberRange(min=1, max=3650)], render_kw={"min": 1}
     )
     no_expiry = BooleanField("Never expires")
+
+    def validate_no_expiry(self, field):
+        # An expiry must be a decision, never what an empty field happens to mean.
+        if not field.data and not self.expires_in_days.data:
+            raise ValidationError("Give the number of days, or tick “Never expires”.")

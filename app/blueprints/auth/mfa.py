@@ -7,6 +7,7 @@ codes are shown once and stored as Argon2 hashes.
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 
@@ -22,6 +23,7 @@ from app.core.errors import Conflict, InvalidInput
 from app.core.timeutil import utcnow
 from app.extensions import db
 
+log = logging.getLogger(__name__)
 RECOVERY_CODE_COUNT = 10
 VALID_WINDOW = 1  # one 30-second step either side, for clocks that drift
 CODE_FIELD = "code"
@@ -55,10 +57,10 @@ def _matching_step(secret: str, code: str, last_step: int | None) -> int | None:
     return None
 
 
-def enable(user: User, secret: str, code: str, *, actor) -> list[str]:
+def enable(user: User, secret: str, code: str, *, actor, replace: bool = False) -> list[str]:
     """Turn MFA on once the user proved their authenticator works; returns the recovery
-    codes (shown once)."""
-    if user.mfa_enabled:
+    codes (shown once). With `replace`, a new device takes the place of the old one."""
+    if user.mfa_enabled and not replace:
         raise Conflict("Two-factor authentication is already on.", code="mfa_already_enabled")
     step = _matching_step(secret, code, None)
     if step is None:
@@ -69,7 +71,8 @@ def enable(user: User, secret: str, code: str, *, actor) -> list[str]:
     user.mfa_enabled_at = utcnow()
     user.mfa_last_step = step
     codes = replace_recovery_codes(user)
-    audit.record("auth.mfa_enabled", actor=actor, target=user, summary="Two-factor authentication turned on")
+    summary = "Authenticator replaced" if replace else "Two-factor authentication turned on"
+    audit.record("auth.mfa_enabled", actor=actor, target=user, summary=summary)
     return codes
 
 
@@ -108,15 +111,32 @@ def unused_recovery_codes(user: User) -> int:
     return len(list(db.session.scalars(query)))
 
 
-def verify_second_factor(user: User, code: str) -> bool:
-    """A current TOTP code not used before, or an unused recovery code (spent by this)."""
+def verify_second_factor(user: User, code: str) -> str | None:
+    """Which factor proved the user ("authenticator" for a current TOTP code not used
+    before, "recovery code" for an unused one, spent by this), or None."""
     if not user.mfa_enabled or not code:
-        return False
-    step = _matching_step(crypto.decrypt(user.mfa_secret_encrypted), code, user.mfa_last_step)
+        return None
+    try:
+        secret = crypto.decrypt(user.mfa_secret_encrypted)
+    except crypto.DecryptionError:
+        # A key was dropped from DATA_ENCRYPTION_KEY too early: fail closed, loudly.
+        log.error("cannot decrypt the TOTP secret of user %s: check DATA_ENCRYPTION_KEY", user.id)
+        secret = None
+    step = _matching_step(secret, code, user.mfa_last_step) if secret else None
     if step is not None:
         user.mfa_last_step = step
-        return True
-    return _spend_recovery_code(user, code.strip().lower())
+        return "authenticator"
+    return "recovery code" if _spend_recovery_code(user, code.strip().lower()) else None
+
+
+def reencrypt_secrets() -> int:
+    """Re-encrypt every stored TOTP secret with the current key; returns how many."""
+    users = db.session.scalars(select(User).where(User.mfa_secret_encrypted.is_not(None)))
+    count = 0
+    for user in users:
+        user.mfa_secret_encrypted = crypto.reencrypt(user.mfa_secret_encrypted)
+        count += 1
+    return count
 
 
 def _spend_recovery_code(user: User, code: str) -> bool:

@@ -1,6 +1,6 @@
 """Second factor: the sign-in challenge, enrollment and turning MFA off."""
 
-from flask import flash, redirect, render_template, session, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_login import current_user
 
 from app.blueprints.auth import authentication, bp, mfa, session_flow
@@ -29,12 +29,14 @@ def mfa_challenge():
     if form.validate_on_submit():
         next_url = session.get("after_sign_in")
         with transaction():
-            verified = mfa.verify_second_factor(user, form.code.data)
-            if verified:
-                session_flow.open_session(user, factors="password and authenticator")
-            else:
-                authentication.record_failure(user)
-        if verified:
+            # A locked account gets the same answer as a wrong code, and its codes are not tried.
+            locked = authentication.is_locked(user)
+            factor = None if locked else mfa.verify_second_factor(user, form.code.data)
+            if factor:
+                session_flow.open_session(user, factors=f"password and {factor}")
+            elif not locked:
+                authentication.record_failure(user, "Wrong second-factor code", action="auth.mfa_failed")
+        if factor:
             flash(f"Welcome back, {user.name}.", "success")
             return redirect(safe_next(next_url))
         form.code.errors.append(WRONG_CODE)
@@ -45,7 +47,9 @@ def mfa_challenge():
 @require_login
 @require_recent_auth
 def mfa_enroll():
-    if current_user.mfa_enabled:
+    """Turn MFA on, or with ?replace=1 move it to a new device (after re-authentication)."""
+    replace = request.args.get("replace") == "1" and current_user.mfa_enabled
+    if current_user.mfa_enabled and not replace:
         return redirect(url_for("auth.account"))
     form = EnableMfaForm()
     secret = session.get(SETUP_KEY) or mfa.new_secret()
@@ -53,7 +57,7 @@ def mfa_enroll():
     if form.validate_on_submit():
         try:
             with transaction():
-                codes = mfa.enable(current_user, secret, form.code.data, actor=current_user)
+                codes = mfa.enable(current_user, secret, form.code.data, actor=current_user, replace=replace)
         except DomainError as error:
             form.code.errors.extend((error.errors or {}).get("code", [error.detail]))
         else:
@@ -67,7 +71,8 @@ def mfa_enroll():
         form=form,
         secret=secret,
         qr_svg=mfa.qr_code_svg(uri),
-        required=current_user.mfa_required,
+        required=current_user.mfa_required and not replace,
+        replace=replace,
     ), (422 if form.errors else 200)
 
 

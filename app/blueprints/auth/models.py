@@ -62,6 +62,9 @@ class User(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     password_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A password someone else chose (an admin creating the account) is only good for the
+    # first sign-in: the user must choose their own before doing anything else.
+    password_must_change: Mapped[bool] = mapped_column(default=False)
     # Brute-force protection: consecutive failures and the exponential lock they earn.
     failed_logins: Mapped[int] = mapped_column(default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,12 +27,16 @@ class TokenCreateSchema(ma.Schema):
 
 class TokenSchema(ma.Schema):
     id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"description": "staff or customer"})
     name = ma.fields.String()
     prefix = ma.fields.String(metadata={"description": "First characters, to recognise the token"})
     scopes = ma.fields.List(ma.fields.String())
     created_at = ma.fields.AwareDateTime()
     expires_at = ma.fields.AwareDateTime(allow_none=True)
     revoked_at = ma.fields.AwareDateTime(allow_none=True)
+    last_used_at = ma.fields.AwareDateTime(
+        allow_none=True, metadata={"description": "Recorded to the nearest 5 minutes"}
+    )
 
 
 class NewTokenSchema(TokenSchema):

@@ -26,7 +26,7 @@ def find_user_by_email(email: str) -> User | None:
     return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
 
 
-def ensure_built_in_roles() -> list[Role]:
+def ensure_built_in_roles(actor=None) -> list[Role]:
     """Create the built-in roles and grant each default permission it was never offered
     (new permissions arrive with new domains). A default an admin removed stays removed.
     Idempotent; run by `flask crm sync-roles` after every upgrade."""
@@ -38,9 +38,18 @@ def ensure_built_in_roles() -> list[Role]:
             db.session.add(role)
         defaults = default_permissions(name)
         offered = set(role.defaults_applied or [])
-        for code in sorted(defaults - offered - role.permission_codes):
+        granted = sorted(defaults - offered - role.permission_codes)
+        for code in granted:
             role.permissions.append(RolePermission(code=code))
         role.defaults_applied = sorted(offered | defaults)
+        if granted and role.id is not None:
+            audit.record(
+                "role.defaults_granted",
+                actor=actor,
+                target=role,
+                summary="Default permissions of new features",
+                added=granted,
+            )
         roles.append(role)
     db.session.flush()
     return roles
@@ -74,6 +83,8 @@ def create_user(*, email: str, name: str, password: str, role_names: list[str], 
         name=name.strip(),
         password_hash=passwords.hash_password(password),
         password_changed_at=utcnow(),
+        # Chosen by someone else (an admin in the portal): the user replaces it at first sign-in.
+        password_must_change=getattr(actor, "is_staff", False),
     )
     user.roles = roles_named(role_names)
     db.session.add(user)
@@ -88,6 +99,7 @@ def set_password(user: User, new_password: str, *, actor, reason: str) -> User:
     passwords.check_new_password(new_password, email=user.email, name=user.name)
     user.password_hash = passwords.hash_password(new_password)
     user.password_changed_at = utcnow()
+    user.password_must_change = False
     user.failed_logins = 0
     user.locked_until = None
     end_all_sessions(user, reason="password changed")

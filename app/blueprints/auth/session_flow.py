@@ -26,6 +26,8 @@ PENDING_MAX_AGE = 300  # seconds to enter the second factor after the password
 ENROLL_KEY = "mfa_enroll_required"
 # Endpoints a user who must enroll in MFA may still reach.
 ENROLLMENT_ALLOWED = {"auth.mfa_enroll", "auth.logout", "static"}
+# Endpoints a user who must replace an initial password may still reach.
+PASSWORD_CHANGE_ALLOWED = {"auth.change_password", "auth.confirm_identity", "auth.logout", "static"}
 
 
 def start_sign_in(user: User) -> str:
@@ -90,10 +92,13 @@ def close_session(reason: str) -> None:
 
 
 def enforce_session_rules():
-    """Before each portal request: keep a user who must enroll in MFA on the enrollment page."""
-    if request.path.startswith("/api/") or not session.get(ENROLL_KEY):
+    """Before each portal request: a user with an initial password changes it first; a
+    user who must enroll in MFA stays on the enrollment page until they have."""
+    if request.path.startswith("/api/") or not current_user.is_authenticated:
         return None
-    if not current_user.is_authenticated:
+    if current_user.password_must_change and request.endpoint not in PASSWORD_CHANGE_ALLOWED:
+        return redirect(url_for("auth.change_password"))
+    if not session.get(ENROLL_KEY):
         return None
     if current_user.mfa_enabled:
         session.pop(ENROLL_KEY, None)

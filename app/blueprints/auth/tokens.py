@@ -167,3 +167,15 @@ def revoke_all_tokens(user: User, *, actor) -> int:
             revoke_api_token(token, actor=actor)
             count += 1
     return count
+
+
+def revoke_customer_tokens(customer_id: int) -> int:
+    """Every live token of a customer stops working (password reset, blocking, merge)."""
+    query = select(ApiToken).where(
+        ApiToken.kind == "customer", ApiToken.customer_id == customer_id, ApiToken.revoked_at.is_(None)
+    )
+    revoked = 0
+    for token in db.session.scalars(query):
+        token.revoked_at = utcnow()
+        revoked += 1
+    return revoked

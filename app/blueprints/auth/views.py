@@ -85,14 +85,20 @@ def unlock(token):
 
 @bp.route("/account/confirm", methods=["GET", "POST"])
 @require_login
+@limiter.limit(login_rate_limit, methods=["POST"])
 def confirm_identity():
-    """Re-authentication before a sensitive change: password, and a code with MFA on."""
+    """Re-authentication before a sensitive change: password, and a code with MFA on.
+    Wrong answers count towards the account lock, as at sign-in."""
     form = ConfirmIdentityForm()
     if form.validate_on_submit():
         with transaction():
-            confirmed = passwords.verify_password(current_user.password_hash, form.password.data) and (
+            confirmed = passwords.verify_password(current_user.password_hash, form.password.data) and bool(
                 not current_user.mfa_enabled or mfa.verify_second_factor(current_user, form.code.data or "")
             )
+            if not confirmed:
+                authentication.record_failure(
+                    current_user, "Failed re-authentication", action="auth.reauth_failed"
+                )
         if confirmed:
             with transaction():
                 session_flow.rotate_session(current_user)

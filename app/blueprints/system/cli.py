@@ -27,6 +27,10 @@ def send_test_mail(recipient):
 def require_queue():
     if jobs.jobs_inline():
         raise click.ClickException("REDIS_URL is not set: jobs run inline and nothing is queued.")
+    try:
+        jobs.require_queue()
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
 
 
 @crm.command("failed-jobs")
