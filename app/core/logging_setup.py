@@ -15,6 +15,22 @@ job_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("job_id"
 TEXT_FORMAT = "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is at the time (test runners and process managers
+    replace it; a handler holding the old one would write to a closed file)."""
+
+    def __init__(self):
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value):
+        pass
+
+
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if has_request_context() and "request_id" in g:
@@ -25,7 +41,7 @@ class RequestIdFilter(logging.Filter):
 
 
 def configure_logging(app: Flask) -> None:
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.addFilter(RequestIdFilter())
     if app.config["LOG_FORMAT"] == "json":
         handler.setFormatter(
