@@ -72,6 +72,8 @@ def base_settings() -> dict:
             "STOREFRONT_RESET_URL", "http://localhost:3000/reset-password?token={token}"
         ),
         "DEFAULT_PHONE_REGION": env("DEFAULT_PHONE_REGION", "NL"),
+        # Uploaded import files wait here for a worker: shared storage when workers run elsewhere.
+        "CUSTOMER_IMPORT_DIR": env("CUSTOMER_IMPORT_DIR"),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
         "LOG_LEVEL": env("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": env("LOG_FORMAT", "text"),

@@ -7,6 +7,8 @@ Run by the harness as a child process, after the migrations and before gunicorn 
 It prints one JSON line with what it loaded. A size is a row of counts (SIZES); each
 domain has a loader that reads its counts from the size and returns what it created.
 A later issue adds its counts to `Size`, its loader to `LOADERS`, and nothing else.
+What a bench needs but must not be written to the results (an API token's secret) goes
+under "secrets" in that line; the harness keeps it in memory only (`Context.secrets`).
 
 Rows go in through the app's own services where there are few of them (so they are the
 rows a person would create, audit entries included) and in bulk where there are many.
@@ -29,6 +31,12 @@ STAFF_DOMAIN = "bench.example.com"
 # How many staff users go through services.create_user (Argon2 costs ~0.1 s each); the
 # rest are inserted in bulk, sharing the first one's password hash (same password).
 STAFF_VIA_SERVICES = 8
+# The staff user the API benches call as, with a bearer token limited to these scopes.
+API_USER_EMAIL = f"bench-api@{STAFF_DOMAIN}"
+API_TOKEN_SCOPES = ["customers.read"]
+
+# Secrets the loaders made (printed under "secrets", never stored in the results).
+SECRETS: dict[str, str] = {}
 
 
 @dataclass(frozen=True)
@@ -92,6 +100,29 @@ def load_staff(size: Size) -> dict[str, int]:
     return {"roles": len(roles), "staff": max(1, size.staff)}
 
 
+def load_api_token(size: Size) -> dict[str, int]:
+    """A staff user in a built-in role that may read customers, and a bearer token for it
+    limited to API_TOKEN_SCOPES (made by the app's own services, audit entries included)."""
+    from app.blueprints.auth import services, tokens
+    from app.core.transaction import transaction
+
+    with transaction():
+        roles = services.ensure_built_in_roles()
+        role = next(r for r in roles if set(API_TOKEN_SCOPES) <= r.permission_codes)
+        user = services.create_user(
+            email=API_USER_EMAIL,
+            name="Bench API",
+            password=STAFF_PASSWORD,
+            role_names=[role.name],
+            actor=None,
+        )
+        _token, secret = tokens.create_api_token(
+            user, name="bench", scopes=API_TOKEN_SCOPES, expires_at=None, actor=None
+        )
+    SECRETS["api_token"] = secret
+    return {"api_tokens": 1}
+
+
 def load_customers(size: Size) -> dict[str, int]:
     """`size.customers` customers with a realistic spread, streamed into PostgreSQL by COPY
     (a million in about a minute) or inserted in batches elsewhere. See customer_rows.py."""
@@ -101,7 +132,7 @@ def load_customers(size: Size) -> dict[str, int]:
 
 
 # In dependency order: a later loader may use what an earlier one created.
-LOADERS = [load_staff, load_customers]
+LOADERS = [load_staff, load_api_token, load_customers]
 
 
 def load(size: Size) -> dict[str, int]:
@@ -116,10 +147,13 @@ def load(size: Size) -> dict[str, int]:
     with app.app_context():
         for loader in LOADERS:
             counts.update(loader(size))
-        with db.engine.connect() as connection:
-            # Fresh statistics, so the planner sees the data set, not empty tables.
-            connection.execute(text("ANALYZE"))
-            connection.commit()
+        # Fresh statistics, so the planner sees the data set, not empty tables; on PostgreSQL
+        # a VACUUM too, as autovacuum would have done to a table that grew over years (it
+        # sets the visibility map, which index-only scans rely on, and merges the pending
+        # entries of GIN indexes).
+        engine = db.engine
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            connection.execute(text("VACUUM (ANALYZE)" if engine.dialect.name == "postgresql" else "ANALYZE"))
     return counts
 
 
@@ -133,7 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     seconds = round(time.monotonic() - started, 2)
     print(
         json.dumps(
-            {"size": args.size, "counts": asdict(SIZES[args.size]), "loaded": counts, "seconds": seconds}
+            {
+                "size": args.size,
+                "counts": asdict(SIZES[args.size]),
+                "loaded": counts,
+                "seconds": seconds,
+                "secrets": SECRETS,
+            }
         )
     )
     return 0

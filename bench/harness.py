@@ -59,6 +59,7 @@ DB_PREFIX = "crm_bench_"
 SERVER_START_TIMEOUT = 60  # seconds for gunicorn to answer its first request
 SERVER_STOP_TIMEOUT = 20
 SERVICE_START_TIMEOUT = 30
+SETTLE_LIMIT = 15  # seconds at most to let a server finish what a load run left queued
 TOOLS = {"wrk": "wrk", "pgbench": "postgresql-client", "redis-benchmark": "redis-tools"}
 
 
@@ -73,7 +74,7 @@ def log(message: str) -> None:
 # --------------------------------------------------------------------------- settings
 
 
-def _env_int(name: str, default: int, low: int, high: int) -> int:
+def env_int(name: str, default: int, low: int, high: int) -> int:
     raw = os.environ.get(name) or str(default)
     try:
         value = int(raw)
@@ -116,12 +117,12 @@ class Settings:
         if size not in SIZES:
             raise BenchError(f"BENCH_SIZE must be one of {', '.join(SIZES)}; got {size!r}")
         return cls(
-            duration=_env_int("BENCH_DURATION", 10, 1, 600),
-            warmup=_env_int("BENCH_WARMUP", 2, 0, 60),
-            rounds=_env_int("BENCH_ROUNDS", 3, 1, 60),
-            connections=_env_int("BENCH_CONNECTIONS", 16, 1, 1024),
-            threads=_env_int("BENCH_THREADS", 2, 1, 64),
-            workers=_env_int("BENCH_WORKERS", 2, 1, 64),
+            duration=env_int("BENCH_DURATION", 10, 1, 600),
+            warmup=env_int("BENCH_WARMUP", 2, 0, 60),
+            rounds=env_int("BENCH_ROUNDS", 3, 1, 60),
+            connections=env_int("BENCH_CONNECTIONS", 16, 1, 1024),
+            threads=env_int("BENCH_THREADS", 2, 1, 64),
+            workers=env_int("BENCH_WORKERS", 2, 1, 64),
             size=size,
             pg_url=require_loopback(os.environ.get("BENCH_PG_URL") or "postgresql://postgres@127.0.0.1:5432"),
             redis_url=require_loopback(os.environ.get("BENCH_REDIS_URL") or "redis://127.0.0.1:6379/13"),
@@ -461,17 +462,31 @@ def combine(label: str, rounds: list[Measurement]) -> Measurement:
         errors=sum(r.errors for r in rounds),
         detail={
             "url": rounds[0].detail["url"],
+            "connections": rounds[0].detail.get("connections"),
             "rounds": [{"rate": r.rate, "p95_ms": r.p95_ms, **r.detail} for r in rounds],
         },
     )
 
 
-def wrk(label: str, url: str, settings: Settings, duration: int, script: Path = WRK_SCRIPT) -> Measurement:
-    """wrk against `url`; `script` must keep wrk_report.lua's `done` hook (`dofile` it)."""
+def wrk(
+    label: str,
+    url: str,
+    settings: Settings,
+    duration: int,
+    script: Path = WRK_SCRIPT,
+    *,
+    connections: int | None = None,
+    env: dict[str, str] | None = None,
+) -> Measurement:
+    """wrk against `url`; `script` must keep wrk_report.lua's `done` hook (`dofile` it).
+    `connections` overrides BENCH_CONNECTIONS (threads are capped by it, as wrk requires);
+    `env` is added to wrk's environment (what a script reads with os.getenv)."""
     require_loopback(url)
-    load = f"-t{settings.threads} -c{settings.connections} -d{duration}s --timeout 5s".split()
+    connections = connections or settings.connections
+    threads = min(settings.threads, connections)
+    load = f"-t{threads} -c{connections} -d{duration}s --timeout 5s".split()
     cmd = ["wrk", *load, "-s", str(script), url]
-    output = run(cmd, timeout=duration + 60).stdout
+    output = run(cmd, timeout=duration + 60, env={**os.environ, **env} if env else None).stdout
     line = next((row for row in output.splitlines() if row.startswith("BENCH ")), None)
     if line is None:
         raise BenchError(f"wrk printed no report for {url}:\n{output}")
@@ -491,8 +506,16 @@ def wrk(label: str, url: str, settings: Settings, duration: int, script: Path = 
         mean_ms=raw["mean_us"] / 1000,
         count=requests,
         errors=failures,
-        detail={"url": url, **raw},
+        detail={"url": url, "connections": connections, **raw},
     )
+
+
+def settle(run: Measurement) -> None:
+    """Wait for the requests a wrk run left queued in the server to finish, so they do not
+    count against the next target. When wrk stops, up to one request per connection is
+    still queued or running; draining them takes about one mean latency of that run (with
+    N connections in a closed loop, a request waits for the N before it): wait 1.5 of it."""
+    time.sleep(min(SETTLE_LIMIT, 1.5 * (run.mean_ms or 0) / 1000))
 
 
 def pgbench(label: str, database: str, script: Path, settings: Settings) -> Measurement:
@@ -634,6 +657,12 @@ class Context:
         self.redis_url = app_env["REDIS_URL"]
         self.app_env = app_env
         self.data: dict = {}
+        # What datagen made that must not reach the results file (an API token's secret).
+        self.secrets: dict[str, str] = {}
+        # Added to every wrk run's environment (what a wrk script reads with os.getenv).
+        self.wrk_env: dict[str, str] = {}
+        # Anything else a bench wants in the results file (diagnostics, the SQL it ran).
+        self.notes: dict = {}
         self.app: Server | None = None
         self._hello: Server | None = None
         self.measurements: dict[str, Measurement] = {}
@@ -667,37 +696,62 @@ class Context:
             log(f"{label}: {self.measurements[label].describe()}")
         return self.measurements[label]
 
-    def load(self, label: str, url: str, script: Path = WRK_SCRIPT) -> Measurement:
+    def load(self, label: str, url: str, script: Path = WRK_SCRIPT, connections: int | None = None):
         """wrk against `url`; see load_many."""
-        return self.load_many([(label, url, script)])[0]
+        return self.load_many([(label, url, script, connections)])[0]
 
-    def load_many(self, targets: list[tuple[str, str] | tuple[str, str, Path]]) -> list[Measurement]:
-        """wrk against each (label, url[, wrk script]) target, interleaved: BENCH_ROUNDS rounds
-        of BENCH_DURATION / BENCH_ROUNDS seconds, each round visiting every target in turn,
-        after one warm-up of each. Interleaving puts a figure and its baseline under the same
-        background load, whatever else the machine does meanwhile. A label measured before
-        (by this bench or an earlier one) is not measured again."""
-        todo = [(t[0], t[1], t[2] if len(t) > 2 else WRK_SCRIPT) for t in targets]
+    def load_many(self, targets: list[tuple]) -> list[Measurement]:
+        """wrk against each (label, url[, wrk script[, connections]]) target, interleaved:
+        BENCH_ROUNDS rounds of BENCH_DURATION / BENCH_ROUNDS seconds, each round visiting every
+        target in turn, after one warm-up of each. Interleaving puts a figure and its baseline
+        under the same background load, whatever else the machine does meanwhile. A label
+        measured before (by this bench or an earlier one) is not measured again; a target's
+        connections (None: BENCH_CONNECTIONS) belong in its label."""
+        todo = [(*t, None, None)[:4] for t in targets]
+        todo = [(label, url, script or WRK_SCRIPT, conns) for label, url, script, conns in todo]
         todo = [t for t in todo if t[0] not in self.measurements]
         settings = self.settings
         seconds = max(1, round(settings.duration / settings.rounds))
-        rounds: dict[str, list[Measurement]] = {label: [] for label, _, _ in todo}
+        rounds: dict[str, list[Measurement]] = {t[0]: [] for t in todo}
+        env = self.wrk_env
         if settings.warmup:
-            for label, url, script in todo:
-                wrk(f"{label} (warm-up)", url, settings, settings.warmup, script)
+            for label, url, script, conns in todo:
+                settle(
+                    wrk(
+                        f"{label} (warm-up)",
+                        url,
+                        settings,
+                        settings.warmup,
+                        script,
+                        connections=conns,
+                        env=env,
+                    )
+                )
         for index in range(settings.rounds if todo else 0):
-            for label, url, script in todo:
+            for label, url, script, conns in todo:
                 on_app = url.startswith(self.app.url("/"))
                 if on_app:
                     if self.before_load_memory is None:
                         self.before_load_memory = self.app.memory()
                     self.app.reset_peaks()
-                rounds[label].append(wrk(label, url, settings, seconds, script))
+                rounds[label].append(wrk(label, url, settings, seconds, script, connections=conns, env=env))
+                settle(rounds[label][-1])
                 if on_app:
                     self.app_memory[f"{label} round {index + 1}"] = self.app.memory()
-        for label, _, _ in todo:
+        for label, *_ in todo:
             self._memo(label, lambda label=label: combine(label, rounds[label]))
         return [self.measurements[t[0]] for t in targets]
+
+    def run_script(self, script: Path, *args: str, timeout: float = 600, env: dict | None = None) -> dict:
+        """Run a bench/ script with the app's environment (the bench database, APP_ENV=production)
+        and `env` under the project's Python; it prints one JSON line last, which is returned."""
+        python = VENV_BIN / "python" if (VENV_BIN / "python").exists() else Path(sys.executable)
+        command = [str(python), str(script), *args]
+        output = run(command, timeout=timeout, env={**self.app_env, **(env or {})}).stdout
+        try:
+            return json.loads(output.strip().splitlines()[-1])
+        except (IndexError, ValueError) as exc:
+            raise BenchError(f"{script.name} printed no JSON line:\n{output[-2000:]}") from exc
 
     def pgbench_select1(self) -> Measurement:
         label = "pgbench SELECT 1"
@@ -732,9 +786,8 @@ def open_context(settings: Settings) -> Iterator[Context]:
         run([str(VENV_BIN / "flask"), "--app", "wsgi", "db", "upgrade"], timeout=300, env=app_env)
         log("migrated (flask db upgrade)")
         context = Context(settings, stack, database, app_env)
-        python = VENV_BIN / "python" if (VENV_BIN / "python").exists() else Path(sys.executable)
-        output = run([str(python), str(DATAGEN), "--size", settings.size], timeout=1800, env=app_env).stdout
-        context.data = json.loads(output.strip().splitlines()[-1])
+        context.data = context.run_script(DATAGEN, "--size", settings.size, timeout=1800)
+        context.secrets = context.data.pop("secrets", {})
         log(f"data set {settings.size}: {context.data['loaded']} in {context.data['seconds']} s")
         context.app = context.start_server("app", "wsgi:app", app_env, "/healthz")
         yield context
@@ -825,7 +878,7 @@ def main(benches: dict[str, Callable[[Context], list[Figure]]]) -> int:
             print("\n== memory (after all load)", flush=True)
             figures.append(memory_figure(context))
             print(figures[-1].line(), flush=True)
-            data, measurements = context.data, context.measurements
+            data, measurements, notes = context.data, context.measurements, context.notes
             memory = {"before_load": context.before_load_memory, "after_each_run": context.app_memory}
     except BenchError as exc:
         print(f"\nbench FAILED: {exc}", file=sys.stderr, flush=True)
@@ -852,6 +905,7 @@ def main(benches: dict[str, Callable[[Context], list[Figure]]]) -> int:
             "measurements": {label: {**asdict(m), "ok": m.ok} for label, m in measurements.items()},
             "figures": [{**asdict(f), "ratio": f.ratio} for f in figures],
             "app_worker_memory_mb": memory,
+            "notes": notes,
             "failures": failures,
         }
     )

@@ -49,7 +49,10 @@ def decrypt(ciphertext: str) -> str:
 
 def reencrypt(ciphertext: str) -> str:
     """The same secret, encrypted with the first (current) key."""
-    return _fernet().rotate(ciphertext.encode()).decode()
+    try:
+        return _fernet().rotate(ciphertext.encode()).decode()
+    except InvalidToken as exc:
+        raise DecryptionError("cannot decrypt with the configured DATA_ENCRYPTION_KEY") from exc
 
 
 def new_key() -> str:

@@ -201,3 +201,20 @@ def test_lead_without_password_sets_one_by_the_reset_link_and_becomes_active(db)
     assert lead.status == "active" and accounts.sign_in(lead.email, "now I have a password")
     with pytest.raises(InvalidInput):
         accounts.reset_password(token, "and a second one too")  # single use
+
+
+def test_a_merged_record_can_neither_sign_in_nor_get_a_reset_link(db):
+    from app.core.models import OutboxMessage
+
+    survivor = CustomerFactory()
+    merged = CustomerFactory(email="old@example.org", merged_into_id=None)
+    accounts.reset_password(accounts.reset_token(merged), "a password for the old record")
+    token = accounts.reset_token(merged)
+    merged.merged_into_id = survivor.id
+    db.session.flush()
+    assert accounts.sign_in("old@example.org", "a password for the old record") is None
+    assert accounts.customer_for_reset_token(token) is None
+    accounts.request_password_reset("old@example.org")
+    assert (
+        db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipients == "old@example.org")) is None
+    )

@@ -109,8 +109,14 @@ def rotate_encryption_key():
 
     Rotation: put a new key first (keep the old ones after it), restart, run this, then
     remove the old keys."""
-    with transaction():
-        count = mfa.reencrypt_secrets()
+    try:
+        with transaction():
+            count = mfa.reencrypt_secrets()
+    except crypto.DecryptionError as exc:
+        raise click.ClickException(
+            "A stored secret cannot be read with any key in DATA_ENCRYPTION_KEY: "
+            "keep the old keys after the new one."
+        ) from exc
     click.echo(f"Re-encrypted {count} two-factor secret(s) with the current key.")
 
 

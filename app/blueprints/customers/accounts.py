@@ -59,7 +59,12 @@ def sign_in(email: str, password: str):
     """(customer, token secret, token) for a right email and password, else None. Unknown
     emails cost the same hashing work as wrong passwords."""
     customer = services.find_by_email(email)
-    if customer is None or customer.password_hash is None or customer.status == "blocked":
+    if (
+        customer is None
+        or customer.password_hash is None
+        or customer.status == "blocked"
+        or customer.merged_into_id is not None
+    ):
         passwords.verify_password(None, password)
         return None
     if not passwords.verify_password(customer.password_hash, password):
@@ -86,7 +91,8 @@ def reset_token(customer: Customer) -> str:
 def request_password_reset(email: str) -> None:
     """Mail a reset link when the email belongs to a customer; say nothing either way."""
     customer = services.find_by_email(email)
-    if customer is None or customer.status == "blocked":
+    # A merged record lives on in its survivor; it never gets a password of its own again.
+    if customer is None or customer.status == "blocked" or customer.merged_into_id is not None:
         return
     link = current_app.config["STOREFRONT_RESET_URL"].format(token=reset_token(customer))
     send_mail(
@@ -106,7 +112,9 @@ def customer_for_reset_token(token: str) -> Customer | None:
     except (SignatureExpired, BadSignature):
         return None
     customer = db.session.get(Customer, data.get("customer")) if isinstance(data, dict) else None
-    if customer is None or customer.status == "blocked" or data.get("pw") != _fingerprint(customer):
+    if customer is None or customer.status == "blocked" or customer.merged_into_id is not None:
+        return None
+    if data.get("pw") != _fingerprint(customer):
         return None
     return customer
 

@@ -35,6 +35,37 @@ class Customer(db.Model):
     __table_args__ = (
         Index("ix_customers_last_first", "last_name", "first_name"),
         Index("ix_customers_country_city", "country", "city"),
+        # The list search (queries.search_clause: "contains", any case) on PostgreSQL: trigram
+        # GIN indexes on exactly the expressions it compares, without a pending list (PostgreSQL
+        # only; created by migration 9c1e5a7b3d20, written so autogenerate compares them equal).
+        Index(
+            "ix_customers_search_first_last",
+            db.literal_column("lower((first_name || ' ') || last_name)").label("first_last"),
+            postgresql_using="gin",
+            postgresql_ops={"first_last": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
+        ),
+        Index(
+            "ix_customers_search_last_first",
+            db.literal_column("lower((last_name || ' ') || first_name)").label("last_first"),
+            postgresql_using="gin",
+            postgresql_ops={"last_first": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
+        ),
+        Index(
+            "ix_customers_search_email",
+            db.literal_column("CAST(email AS TEXT)").label("email_text"),
+            postgresql_using="gin",
+            postgresql_ops={"email_text": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
+        ),
+        Index(
+            "ix_customers_search_company",
+            db.literal_column("lower(company)").label("company_lower"),
+            postgresql_using="gin",
+            postgresql_ops={"company_lower": "gin_trgm_ops"},
+            postgresql_with={"fastupdate": "off"},
+        ),
         CheckConstraint("status IN ('lead', 'active', 'inactive', 'blocked')", name="status_known"),
     )
 

@@ -21,6 +21,7 @@ from app.blueprints.customers.models import (
     STATUSES,
 )
 from app.blueprints.customers.services import PhoneInput
+from app.blueprints.customers.store_schemas import StrictBoolean
 from app.blueprints.customers.validation import COUNTRIES
 
 SORTS = ("created_at", "-created_at", "email", "last_name", "total_spent", "-total_spent")
@@ -169,7 +170,7 @@ class CustomerUpdateSchema(ma.Schema):
     country = text(2, allow_none=True, metadata={"description": "ISO 3166-1 alpha-2"})
     region = text(100, allow_none=True)
     city = text(100, allow_none=True)
-    language = text(10, allow_none=True, metadata={"description": "e.g. en, nl-BE"})
+    language = text(35, allow_none=True, metadata={"description": "BCP 47, e.g. en, nl-BE"})
     timezone = text(64, allow_none=True, metadata={"description": "IANA zone, e.g. Europe/Amsterdam"})
     acquisition_source = text(100, allow_none=True)
     acquisition_channel = text(100, allow_none=True)
@@ -216,7 +217,9 @@ class AddressCreateSchema(ma.Schema):
 
 class ConsentCreateSchema(ma.Schema):
     purpose = ma.fields.String(required=True, validate=validate.OneOf(CONSENT_PURPOSES))
-    granted = ma.fields.Boolean(required=True, metadata={"description": "false records a withdrawal"})
+    granted = StrictBoolean(
+        required=True, metadata={"description": "true or false; false records a withdrawal"}
+    )
     wording_version = ma.fields.String(
         required=True,
         validate=validate.Length(min=1, max=32),

@@ -318,7 +318,7 @@ def remove_members(segment: Segment, customer_ids: Iterable[int], *, actor) -> i
 # --- CSV export -------------------------------------------------------------------------
 
 EXPORT_COLUMNS = (
-    "customer_id",
+    "id",  # the customer export's name, so a segment export can be imported again
     "email",
     "first_name",
     "last_name",

@@ -14,7 +14,13 @@ from app.blueprints.auth.services import normalize_email
 from app.core.errors import InvalidInput
 
 MAX_LANGUAGE_TAG = 35  # BCP 47's practical maximum; the column holds this much
-COUNTRIES = frozenset(code for code in Locale("en").territories if len(code) == 2 and code.isalpha())
+# CLDR also names regions that are not countries (EU, UN, "Unknown Region", test codes).
+NOT_COUNTRIES = frozenset({"EU", "EZ", "UN", "ZZ", "XA", "XB", "QO"})
+COUNTRIES = frozenset(
+    code
+    for code in Locale("en").territories
+    if len(code) == 2 and code.isalpha() and code not in NOT_COUNTRIES
+)
 
 
 def invalid(field: str, message: str) -> InvalidInput:

@@ -21,6 +21,7 @@ from jinja2_fragments.flask import render_block, render_blocks
 
 from app.blueprints.customers import (
     CUSTOMERS_EXPORT,
+    CUSTOMERS_IMPORT,
     CUSTOMERS_READ,
     CUSTOMERS_WRITE,
     INTERACTIONS_WRITE,
@@ -124,6 +125,7 @@ def customer_list():
         "export_url": url_for("customers.export", **export_args),
         "can_write": current_identity_can(CUSTOMERS_WRITE),
         "can_export": current_identity_can(CUSTOMERS_EXPORT),
+        "can_import": current_identity_can(CUSTOMERS_IMPORT),
     }
     status = 200 if valid else 422
     if wants_fragment("customer-results"):

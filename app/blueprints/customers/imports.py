@@ -1,0 +1,620 @@
+"""Customers from a CSV file: the file is checked whole before any row is written, then
+imported row by row in constant memory, idempotent on the email address.
+
+The format is the customer export's: a header row naming the columns (email required,
+the others in COLUMNS, in any order; the export's read-only columns are accepted and
+ignored, any other name refuses the file), comma, semicolon or tab separated, UTF-8 with
+or without a byte order mark. Empty cells change nothing.
+
+Rules:
+- A file that cannot be read (not UTF-8, not CSV, no email column, unknown columns,
+  consent values without a wording version) is refused before any row is written; the run
+  is marked failed with the reason.
+- An email already known updates that customer with the row's non-empty values, only
+  where they differ: importing the same file twice changes nothing the second time.
+  Phones and tags in a row replace the customer's.
+- Each row is validated and written in its own savepoint inside batches of BATCH_SIZE
+  rows, each batch one commit: a bad row is reported (row number, email, messages per
+  field) and skipped, the others go in. The run's counters and report are committed with
+  the batch they describe, so an interrupted run resumes where its last batch ended.
+- Every customer change goes through the customer services, audited as the uploader.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import date
+from itertools import islice
+from pathlib import Path, PureWindowsPath
+from typing import BinaryIO
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import DataError, IntegrityError
+from sqlalchemy.orm import selectinload
+
+from app.blueprints.customers import consents, services, validation
+from app.blueprints.customers.import_models import MAX_ROW_ERRORS, ImportRun
+from app.blueprints.customers.models import STATUSES, Customer
+from app.core import audit, csv_stream
+from app.core.errors import DomainError, InvalidInput, NotFound
+from app.core.jobs import enqueue, jobs_inline
+from app.core.timeutil import utcnow
+from app.core.transaction import AFTER_COMMIT_KEY, transaction
+from app.extensions import db
+
+log = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+JOB_SLICE_SECONDS = 120  # below RQ's default job timeout (180 s)
+TEXT_COLUMNS = (
+    "first_name",
+    "last_name",
+    "company",
+    "vat_number",
+    "region",
+    "city",
+    "gender",
+    "acquisition_source",
+    "acquisition_channel",
+)
+CHECKED_COLUMNS = {
+    "country": validation.country,
+    "language": validation.language,
+    "timezone": validation.timezone,
+}
+COLUMNS = (  # in the export's order
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "vat_number",
+    "phones",
+    "status",
+    "country",
+    "region",
+    "city",
+    "language",
+    "timezone",
+    "date_of_birth",
+    "gender",
+    "acquisition_source",
+    "acquisition_channel",
+    "tags",
+    "marketing_email_consent",
+)
+# Figures the export adds that an import cannot set: an edited export imports back.
+EXPORT_ONLY_COLUMNS = ("id", "order_count", "total_spent", "last_order_at", "created_at")
+DELIMITERS = (",", ";", "\t")
+PHONE_SEPARATOR = re.compile(r"\s*[|;]\s*")
+TAG_SEPARATOR = re.compile(r"\s*[|,;]\s*")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+CONSENT_VALUES = {
+    **dict.fromkeys(("yes", "y", "true", "1"), True),
+    **dict.fromkeys(("no", "n", "false", "0"), False),
+}
+MAX_HEADER_CHARS = 64 * 1024
+MAX_MERGE_HOPS = 10
+ROW = "_row"  # the error key of a problem with the row as a whole
+
+Progress = Callable[[int, int], None]  # (rows done, rows in the file)
+
+
+class UnreadableFile(Exception):
+    """The file as a whole cannot be imported; nothing of it is written."""
+
+
+@dataclass(frozen=True)
+class FileLayout:
+    delimiter: str
+    columns: tuple[str, ...]
+    rows: int  # data rows that are not blank
+
+
+@dataclass(frozen=True)
+class RowInput:
+    email: str
+    data: dict  # non-empty profile values, checked and normalised
+    phones: list[str] | None
+    tags: list[str] | None
+    consent: bool | None
+
+
+# --- Starting a run ---------------------------------------------------------------------
+
+
+def import_folder() -> Path:
+    configured = current_app.config.get("CUSTOMER_IMPORT_DIR")
+    folder = Path(configured) if configured else Path(current_app.instance_path) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _wording(raw: str | None) -> str | None:
+    wording = (raw or "").strip() or None
+    if wording and len(wording) > 32:
+        raise InvalidInput(
+            "The consent wording version is too long.",
+            errors={"consent_wording": ["At most 32 characters."]},
+        )
+    return wording
+
+
+def _new_run(*, source: str, filename: str, consent_wording: str | None, actor) -> ImportRun:
+    run = ImportRun(
+        created_by=actor if audit.is_staff(actor) else None,
+        source=source,
+        filename=(PureWindowsPath(filename or "").name or "upload.csv")[:255],  # either kind of slash
+        stored_path="",
+        consent_wording=_wording(consent_wording),
+        status="queued",
+        row_errors=[],
+    )
+    db.session.add(run)
+    db.session.flush()
+    return run
+
+
+def queue_upload(stream: BinaryIO, *, filename: str, consent_wording: str | None, actor) -> ImportRun:
+    """Store an uploaded file under the import folder and queue its import after the commit.
+    The file is only copied here; reading it is the job's work."""
+    run = _new_run(source="upload", filename=filename, consent_wording=consent_wording, actor=actor)
+    path = import_folder() / f"{run.id}.csv"
+    with path.open("wb") as stored:
+        shutil.copyfileobj(stream, stored, 64 * 1024)
+    run.stored_path = str(path)
+    enqueue(run_import, run.id, queue="default")
+    return run
+
+
+def register_file(path: Path, *, consent_wording: str | None, actor=None) -> ImportRun:
+    """A run for an operator's file, read where it is (and left there)."""
+    run = _new_run(source="cli", filename=str(path), consent_wording=consent_wording, actor=actor)
+    run.stored_path = str(Path(path).resolve())
+    return run
+
+
+# --- Reading the file -------------------------------------------------------------------
+
+
+@contextmanager
+def open_text(path: str) -> Iterator[io.TextIOWrapper]:
+    try:
+        raw = open(path, "rb")  # noqa: SIM115  (closed by the wrapper)
+    except OSError as exc:
+        raise UnreadableFile("The file cannot be opened; upload it again.") from exc
+    with io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as text:
+        yield text
+
+
+def column_name(raw: str) -> str:
+    return re.sub(r"[\s-]+", "_", raw.strip().lower())
+
+
+def read_header(text: io.TextIOWrapper) -> tuple[str, tuple[str, ...]]:
+    """The delimiter and the column names, from the first line: the delimiter is the one
+    that makes a column named email appear (the most columns if several do)."""
+    line = text.readline(MAX_HEADER_CHARS)
+    if not line.strip():
+        raise UnreadableFile("The file is empty: its first line must name the columns, one of them email.")
+    best: tuple[str, tuple[str, ...]] | None = None
+    for delimiter in DELIMITERS:
+        names = tuple(column_name(name) for name in next(csv.reader([line], delimiter=delimiter), []))
+        if "email" in names and (best is None or len(names) > len(best[1])):
+            best = (delimiter, names)
+    if best is None:
+        raise UnreadableFile(
+            "The first line must name the columns, separated by commas or semicolons, and one of "
+            "them must be email."
+        )
+    names = best[1]
+    problems = []
+    if "" in names:
+        problems.append(f"column {names.index('') + 1} has no name")
+    unknown = [name for name in names if name and name not in COLUMNS and name not in EXPORT_ONLY_COLUMNS]
+    if unknown:
+        problems.append(f"unknown column{'s' if len(unknown) > 1 else ''} {', '.join(unknown)}")
+    repeated = sorted({name for name in names if name and names.count(name) > 1})
+    if repeated:
+        problems.append(f"repeated column{'s' if len(repeated) > 1 else ''} {', '.join(repeated)}")
+    if problems:
+        raise UnreadableFile(
+            f"The header row has {'; '.join(problems)}. Columns an import understands: {', '.join(COLUMNS)}."
+        )
+    return best
+
+
+def is_blank(cells: list[str]) -> bool:
+    return not any(cell.strip() for cell in cells)
+
+
+def inspect_file(path: str, *, consent_wording: str | None) -> FileLayout:
+    """The first, cheap pass over the whole file: that it decodes, parses and names known
+    columns, and how many rows it holds. Whatever would make it unimportable is found here,
+    before any row is written."""
+    try:
+        with open_text(path) as text:
+            delimiter, columns = read_header(text)
+            # Consent is recorded with the wording people agreed to: without one, refuse now.
+            needs_wording = "marketing_email_consent" in columns and not consent_wording
+            consent_at = columns.index("marketing_email_consent") if needs_wording else None
+            rows = 0
+            for number, cells in enumerate(csv.reader(text, delimiter=delimiter), start=2):
+                if any("\0" in cell for cell in cells):
+                    raise UnreadableFile(
+                        f"Row {number} holds NUL characters: this is not a text file, or it is UTF-16 "
+                        "text. Save it as “CSV UTF-8” and import it again."
+                    )
+                if is_blank(cells):
+                    continue
+                rows += 1
+                if consent_at is not None and cell_at(cells, consent_at):
+                    raise UnreadableFile(
+                        f"Row {number} records marketing email consent: give the consent wording "
+                        "version people agreed to, and import again."
+                    )
+    except UnicodeDecodeError as exc:
+        raise UnreadableFile(
+            "The file is not UTF-8 text. Save it as “CSV UTF-8” (comma or semicolon separated) and "
+            "import it again."
+        ) from exc
+    except csv.Error as exc:
+        raise UnreadableFile(f"The file is not readable as CSV: {exc}.") from exc
+    return FileLayout(delimiter=delimiter, columns=columns, rows=rows)
+
+
+def data_rows(path: str, layout: FileLayout, *, skip: int = 0) -> Iterator[tuple[int, list[str]]]:
+    """(row number as a spreadsheet shows it, cells) of each non-blank row after the first `skip`."""
+    with open_text(path) as text:
+        read_header(text)
+        seen = 0
+        for number, cells in enumerate(csv.reader(text, delimiter=layout.delimiter), start=2):
+            if is_blank(cells):
+                continue
+            seen += 1
+            if seen > skip:
+                yield number, cells
+
+
+# --- One row ----------------------------------------------------------------------------
+
+
+def cell_text(cell: str) -> str:
+    """The value of a cell, without the apostrophe the export puts before a cell a
+    spreadsheet would run as a formula ("'+31…")."""
+    text = cell.strip()
+    if text[:1] == "'" and text[1:2] in csv_stream.FORMULA_TRIGGERS:
+        text = text[1:].strip()
+    return text
+
+
+def cell_at(cells: list[str], index: int) -> str:
+    return cell_text(cells[index]) if index < len(cells) else ""
+
+
+def parse_row(columns: tuple[str, ...], cells: list[str]) -> RowInput:
+    """The row's non-empty values, checked and normalised; every problem at once."""
+    if len(cells) > len(columns) and not is_blank(cells[len(columns) :]):
+        raise InvalidInput(
+            "The row has more cells than the header has columns.",
+            errors={ROW: [f"The row has {len(cells)} cells; the header names {len(columns)} columns."]},
+        )
+    values = {name: cell_text(cell) for name, cell in zip(columns, cells, strict=False)}
+    problems: dict[str, list[str]] = {}
+    data: dict = {}
+
+    def check(name: str, parse):
+        try:
+            return parse(values[name])
+        except InvalidInput as error:
+            problems.update(error.errors or {name: [error.detail]})
+            return None
+
+    email = check("email", validation.email) if values.get("email") else None
+    if not values.get("email"):
+        problems["email"] = ["An email address is required."]
+    for name in TEXT_COLUMNS:
+        if values.get(name):
+            limit = Customer.__table__.c[name].type.length
+            if len(values[name]) > limit:
+                problems[name] = [f"At most {limit} characters."]
+            else:
+                data[name] = values[name]
+    for name, validate in CHECKED_COLUMNS.items():
+        if values.get(name):
+            data[name] = check(name, validate)
+    if values.get("status"):
+        status = values["status"].lower()
+        if status in STATUSES:
+            data["status"] = status
+        else:
+            problems["status"] = [f"Choose one of: {', '.join(STATUSES)}."]
+    if values.get("date_of_birth"):
+        data["date_of_birth"] = check("date_of_birth", birth_date)
+    tags = check("tags", split_tags) if values.get("tags") else None
+    consent = None
+    if values.get("marketing_email_consent"):
+        consent = CONSENT_VALUES.get(values["marketing_email_consent"].lower())
+        if consent is None:
+            problems["marketing_email_consent"] = ["Use yes, no, or leave the cell empty."]
+    if problems:
+        raise InvalidInput("The row is not valid.", errors=problems)
+    phones = [p for p in PHONE_SEPARATOR.split(values["phones"]) if p] if values.get("phones") else None
+    return RowInput(email=email, data=data, phones=phones, tags=tags, consent=consent)
+
+
+def split_tags(raw: str) -> list[str]:
+    return validation.tags(TAG_SEPARATOR.split(raw))
+
+
+def birth_date(raw: str) -> date:
+    try:
+        if not ISO_DATE.fullmatch(raw):
+            raise ValueError(raw)
+        value = date.fromisoformat(raw)
+    except ValueError as exc:
+        raise validation.invalid("date_of_birth", f"“{raw}” is not a date like 1990-04-23.") from exc
+    return validation.birth_date(value)
+
+
+def existing_customers(emails: list[str]) -> dict[str, Customer]:
+    """The customers of a batch by email, with their phones and tags, in one query; an
+    email of a merged record leads to the customer it was merged into."""
+    if not emails:
+        return {}
+    query = (
+        select(Customer)
+        .where(Customer.email.in_(set(emails)))
+        .options(selectinload(Customer.phones), selectinload(Customer.tags))
+    )
+    found = {}
+    for customer in db.session.scalars(query):
+        email = customer.email
+        for _ in range(MAX_MERGE_HOPS):
+            if customer is None or customer.merged_into_id is None:
+                break
+            customer = db.session.get(Customer, customer.merged_into_id)
+        if customer is not None:
+            found[email] = customer
+    return found
+
+
+def phone_numbers(raws: list[str], country: str | None) -> list[str]:
+    numbers: list[str] = []
+    for raw in raws:
+        number = validation.phone(raw, country=country, field="phones")
+        if number not in numbers:
+            numbers.append(number)
+    return numbers
+
+
+def import_row(row: RowInput, customer: Customer | None, *, actor, consent_wording: str | None):
+    """Create or update one customer from a row: ("created" | "updated" | "unchanged", customer)."""
+    country = row.data.get("country") or (customer.country if customer else None)
+    numbers = phone_numbers(row.phones, country) if row.phones is not None else None
+    if customer is None:
+        customer = services.create_customer(
+            {"email": row.email, **row.data},
+            actor=actor,
+            phones=[services.PhoneInput(number) for number in numbers or ()],
+            tags=row.tags or (),
+        )
+        outcome = "created"
+    else:
+        outcome = "updated" if update_if_different(customer, row, numbers, actor=actor) else "unchanged"
+    if row.consent is not None:
+        state = None if outcome == "created" else consents.current(customer)["marketing_email"]
+        if state is None or state.since is None or state.granted != row.consent:
+            consents.record(
+                customer,
+                "marketing_email",
+                granted=row.consent,
+                source="import",
+                wording_version=consent_wording or "",
+                actor=actor,
+            )
+            outcome = "created" if outcome == "created" else "updated"
+    return outcome, customer
+
+
+def update_if_different(customer: Customer, row: RowInput, numbers: list[str] | None, *, actor) -> bool:
+    """Compare first, write only what differs: a re-import writes nothing."""
+    changes = {name: value for name, value in row.data.items() if getattr(customer, name) != value}
+    phones = None
+    if numbers is not None and set(numbers) != {phone.number for phone in customer.phones}:
+        kinds = {phone.number: phone.kind for phone in customer.phones}
+        phones = [services.PhoneInput(number, kinds.get(number, "mobile")) for number in numbers]
+    tags = row.tags if row.tags is not None and set(row.tags) != set(customer.tag_names) else None
+    if not changes and phones is None and tags is None:
+        return False
+    services.update_customer(customer, changes, actor=actor, phones=phones, tags=tags)
+    return True
+
+
+def row_error(number: int, email: str, error: Exception) -> dict:
+    if isinstance(error, DomainError):
+        messages = error.errors or {ROW: [error.detail]}
+    else:  # the database refused it (a customer with this email saved at the same moment)
+        messages = {ROW: ["The database refused this row; import the file again to retry it."]}
+    return {"row": number, "email": email[:254], "errors": messages}
+
+
+# --- The run ----------------------------------------------------------------------------
+
+
+def get_run(run_id: int) -> ImportRun:
+    run = db.session.get(ImportRun, run_id)
+    if run is None:
+        raise NotFound("No such import.")
+    return run
+
+
+def recent_runs(limit: int = 20) -> list[ImportRun]:
+    return list(db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)))
+
+
+def is_interrupted(run: ImportRun) -> bool:
+    """Stopped by an unexpected error (not refused, not done): it may resume."""
+    return run.status == "failed" and run.finished_at is None
+
+
+def run_import(run_id: int) -> None:
+    """Job: import the run's file. Idempotent: a finished run is left alone, an interrupted
+    one resumes after its last committed batch (RQ retries it)."""
+    deadline = None if jobs_inline() else time.monotonic() + JOB_SLICE_SECONDS
+    run = process_run(run_id, deadline=deadline)
+    if run.status == "running":
+        # RQ stops a job that runs for minutes: a long file goes on in a new job.
+        enqueue(run_import, run_id, queue="default")
+
+
+def process_run(
+    run_id: int,
+    *,
+    progress: Progress | None = None,
+    batch_size: int | None = None,
+    deadline: float | None = None,
+) -> ImportRun:
+    """Import the file of run `run_id`, one commit per batch; the run as it ended, or still
+    "running" when `deadline` (a time.monotonic() value) came first."""
+    run = get_run(run_id)
+    if run.status == "done" or (run.status == "failed" and not is_interrupted(run)):
+        return run
+    with transaction():
+        run.status, run.failure_reason = "running", None
+        if run.started_at is None:
+            run.started_at = utcnow()
+            audit.record(
+                "customers.import_started",
+                actor=run.created_by,
+                target=run,
+                summary=f"Started importing customers from {run.filename}",
+                filename=run.filename,
+                source=run.source,
+            )
+    try:
+        layout = inspect_file(run.stored_path, consent_wording=run.consent_wording)
+    except UnreadableFile as refusal:
+        return finish(run, failure=str(refusal))
+    try:
+        with transaction():
+            run.rows_total = layout.rows
+        if progress:
+            progress(run.rows_done, layout.rows)
+        with closing(data_rows(run.stored_path, layout, skip=run.rows_done)) as rows:
+            started = run.rows_done
+            while batch := list(islice(rows, batch_size or BATCH_SIZE)):
+                if deadline is not None and run.rows_done > started and time.monotonic() >= deadline:
+                    return run  # rows are left: the caller goes on later, from rows_done
+                with transaction():
+                    import_batch(run, layout, batch)
+                if progress:
+                    progress(run.rows_done, layout.rows)
+    except Exception as exc:
+        log.exception("import run %s stopped by an unexpected error", run_id)
+        with transaction():
+            run.status = "failed"  # and no finished_at: it may resume (is_interrupted)
+            run.failure_reason = (
+                f"Stopped by an unexpected error ({type(exc).__name__}) after {run.rows_done} rows, "
+                "which are imported. The rest follows when the job is retried, or import the file again."
+            )
+        raise
+    return finish(run)
+
+
+def import_batch(run: ImportRun, layout: FileLayout, batch: list[tuple[int, list[str]]]) -> None:
+    """Each row in its own savepoint: a bad row is rolled back alone (with the events it
+    queued) and reported; the run's counters move with the rows they count."""
+    actor = run.created_by
+    counts: Counter[str] = Counter()
+    errors = []
+    email_at = layout.columns.index("email")
+    parsed = []
+    for number, cells in batch:
+        try:
+            parsed.append((number, cells, parse_row(layout.columns, cells)))
+        except InvalidInput as error:
+            counts["failed"] += 1
+            errors.append(row_error(number, cell_at(cells, email_at), error))
+    known = existing_customers([row.email for _, _, row in parsed])
+    pending = db.session.info.setdefault(AFTER_COMMIT_KEY, [])
+    for number, cells, row in parsed:
+        queued = len(pending)
+        try:
+            with db.session.begin_nested():
+                outcome, customer = import_row(
+                    row, known.get(row.email), actor=actor, consent_wording=run.consent_wording
+                )
+        except (DomainError, IntegrityError, DataError) as error:
+            del pending[queued:]
+            counts["failed"] += 1
+            errors.append(row_error(number, cell_at(cells, email_at), error))
+        else:
+            counts[outcome] += 1
+            known[row.email] = customer  # the same email further down updates it
+    errors.sort(key=lambda error: error["row"])
+    run.rows_done += len(batch)
+    run.rows_created += counts["created"]
+    run.rows_updated += counts["updated"]
+    run.rows_failed += counts["failed"]
+    room = MAX_ROW_ERRORS - len(run.row_errors)
+    if errors and room > 0:
+        run.row_errors = [*run.row_errors, *errors[:room]]
+
+
+def finish(run: ImportRun, *, failure: str | None = None) -> ImportRun:
+    with transaction():
+        run.status = "failed" if failure else "done"
+        run.failure_reason = failure
+        run.finished_at = utcnow()
+        counts = {
+            "rows": run.rows_done,
+            "created": run.rows_created,
+            "updated": run.rows_updated,
+            "unchanged": run.rows_unchanged,
+            "failed": run.rows_failed,
+        }
+        if failure:
+            summary = f"Refused {run.filename}: {failure}"
+        else:
+            summary = (
+                f"Imported {run.filename}: {counts['created']} created, {counts['updated']} updated, "
+                f"{counts['unchanged']} unchanged, {counts['failed']} failed"
+            )
+        audit.record(
+            "customers.import_finished",
+            actor=run.created_by,
+            target=run,
+            summary=summary,
+            status=run.status,
+            reason=failure,
+            **counts,
+        )
+    if run.source == "upload":
+        # The upload has served its purpose; personal data is not kept in a side folder.
+        Path(run.stored_path).unlink(missing_ok=True)
+    return run
+
+
+def error_report_lines(run: ImportRun) -> Iterator[str]:
+    """The row error report as CSV: one line per message."""
+    lines = (
+        [error["row"], error["email"], "" if field == ROW else field, message]
+        for error in run.row_errors
+        for field, messages in error["errors"].items()
+        for message in messages
+    )
+    return csv_stream.csv_lines(("row", "email", "column", "message"), lines)
+
+
+from app.blueprints.customers import import_cli as _import_cli  # noqa: E402,F401
+from app.blueprints.customers import import_views as _import_views  # noqa: E402,F401
