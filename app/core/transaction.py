@@ -2,7 +2,8 @@
 
 Work that must only happen once the data is safely stored (dispatching events,
 enqueueing jobs) is registered with `on_commit()` and run after the commit; on a
-rollback it is dropped.
+rollback it is dropped. `with savepoint():` runs part of a transaction that may fail on its
+own: its writes and its after-commit work are dropped, the rest of the transaction goes on.
 """
 
 from __future__ import annotations
@@ -61,3 +62,24 @@ def transaction():
     finally:
         session.info.pop(ACTIVE_KEY, None)
     run_callbacks(session.info.pop(AFTER_COMMIT_KEY, []))
+
+
+@contextmanager
+def savepoint():
+    """Run a block in a savepoint (`session.begin_nested()`) of the open transaction.
+
+    If the block raises, its writes are rolled back to the savepoint and the after-commit
+    callbacks it registered with `on_commit()` are discarded, so nothing is announced for a
+    change that was never stored; the exception propagates. Callbacks registered before the
+    savepoint, and the transaction itself, are untouched: the caller may catch the error and
+    go on (e.g. skip one bad row of a batch). On success the callbacks stay queued and run
+    after the enclosing commit, like any others.
+    """
+    session = db.session
+    queued = len(session.info.get(AFTER_COMMIT_KEY, ()))
+    try:
+        with session.begin_nested():
+            yield session
+    except BaseException:
+        del session.info.get(AFTER_COMMIT_KEY, [])[queued:]
+        raise

@@ -1,11 +1,12 @@
-"""transaction(): one commit or a whole rollback; events and jobs only after commit."""
+"""transaction(): one commit or a whole rollback; events and jobs only after commit.
+savepoint(): a part that fails alone, taking its writes and its after-commit work with it."""
 
 import pytest
 from sqlalchemy import func, select
 
 from app.core import events
 from app.core.models import AuditEntry
-from app.core.transaction import NestedTransactionError, on_commit, transaction
+from app.core.transaction import NestedTransactionError, on_commit, savepoint, transaction
 
 
 def audit_count(db):
@@ -88,3 +89,34 @@ def test_on_commit_outside_a_transaction_runs_at_once(db):
     ran = []
     on_commit(lambda: ran.append(True))
     assert ran == [True]
+
+
+def test_a_failed_savepoint_drops_its_writes_and_callbacks_but_not_those_before_it(db, heard):
+    ran = []
+    before = audit_count(db)
+    with transaction():
+        add_entry(db, "kept")
+        on_commit(lambda: ran.append("before"))
+        events.emit("test.happened", value="before")
+        with pytest.raises(ValueError), savepoint():
+            add_entry(db, "rolled back")
+            on_commit(lambda: ran.append("inside"))
+            events.emit("test.happened", value="inside")
+            raise ValueError("this part failed")
+        on_commit(lambda: ran.append("after"))
+        assert ran == [] and heard == [], "a callback ran before the commit"
+    assert ran == ["before", "after"]
+    assert [e.payload for e in heard] == [{"value": "before"}]
+    assert audit_count(db) == before + 1
+
+
+def test_a_savepoint_that_succeeds_keeps_its_writes_and_callbacks_until_the_commit(db):
+    ran = []
+    before = audit_count(db)
+    with transaction():
+        with savepoint():
+            add_entry(db, "kept")
+            on_commit(lambda: ran.append("inside"))
+        assert ran == []
+    assert ran == ["inside"]
+    assert audit_count(db) == before + 1

@@ -19,6 +19,7 @@ from app.blueprints.auth import passwords
 from app.blueprints.auth.models import ApiToken, User
 from app.blueprints.auth.tokens import issue_customer_token
 from app.blueprints.customers import accounts, consents, duplicates, queries, segments
+from app.blueprints.customers import merge as merging
 from app.blueprints.customers.models import (
     ConsentEvent,
     Customer,
@@ -84,7 +85,7 @@ def staff(db):
 
 def merge(survivor, duplicate, staff, **kwargs):
     with transaction():
-        return duplicates.merge_customers(survivor, duplicate, actor=staff, **kwargs)
+        return merging.merge_customers(survivor, duplicate, actor=staff, **kwargs)
 
 
 # --- Detection ----------------------------------------------------------------------------------
@@ -475,7 +476,7 @@ def test_a_merge_is_announced_after_the_commit(db, staff, monkeypatch):
     monkeypatch.setitem(events.LISTENERS, "customer.merged", [heard.append])
     survivor, duplicate = person(), person()
     with transaction():
-        duplicates.merge_customers(survivor, duplicate, actor=staff)
+        merging.merge_customers(survivor, duplicate, actor=staff)
         assert heard == []
     assert [(e.payload["survivor_id"], e.payload["duplicate_id"]) for e in heard] == [
         (survivor.id, duplicate.id)
@@ -525,7 +526,7 @@ def test_two_people_merging_one_duplicate_at_once_merge_it_once(app, committed_d
                     loser = committed_db.session.get(Customer, duplicate_id)
                     actor = committed_db.session.get(User, staff_id)
                     both_loaded.wait()
-                    duplicates.merge_customers(survivor, loser, actor=actor)
+                    merging.merge_customers(survivor, loser, actor=actor)
                     time.sleep(0.3)  # still uncommitted while the other one checks
                 outcomes[survivor_id] = "merged"
             except Conflict as refused:
@@ -589,7 +590,7 @@ def test_a_merge_failing_midway_leaves_nothing_moved(db, staff, monkeypatch):
         raise RuntimeError("the database went away")
 
     # Interactions, consents, addresses, phones and tags have moved when this step runs.
-    monkeypatch.setattr(duplicates, "_move_segment_memberships", broken)
+    monkeypatch.setattr(merging, "_move_segment_memberships", broken)
     with pytest.raises(RuntimeError):
         merge(survivor, duplicate, staff)
     assert_nothing_moved(db, survivor, duplicate, token)
@@ -604,10 +605,10 @@ def test_a_failed_merge_stays_undone_when_the_caller_carries_on(db, staff, monke
     def broken(*_args):
         raise RuntimeError("a bug late in the merge")
 
-    monkeypatch.setattr(duplicates, "_take_profile", broken)
+    monkeypatch.setattr(merging, "_take_profile", broken)
     with transaction():
         with pytest.raises(RuntimeError):
-            duplicates.merge_customers(survivor, duplicate, actor=staff)
+            merging.merge_customers(survivor, duplicate, actor=staff)
         survivor.company = "Acme"  # the caller's own change commits
     assert_nothing_moved(db, survivor, duplicate, token)
     assert survivor.company == "Acme" and heard == []
@@ -616,7 +617,7 @@ def test_a_failed_merge_stays_undone_when_the_caller_carries_on(db, staff, monke
 def test_the_preview_counts_what_would_move(db, staff):
     survivor, duplicate, _token = a_duplicate_with_history(staff)
     add_phone(survivor, "+31612345678")
-    assert duplicates.merge_preview(survivor, duplicate) == {
+    assert merging.merge_preview(survivor, duplicate) == {
         "interactions": 1,
         "consent_events": 1,
         "addresses": 1,

@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from marshmallow import validate
 
-from app.blueprints.customers import CUSTOMERS_MERGE, api_bp, duplicates, services
+from app.blueprints.customers import CUSTOMERS_MERGE, api_bp, duplicates, merge, services
 from app.blueprints.customers.models import Customer
 from app.blueprints.customers.schemas import CustomerDetailSchema, CustomerSchema, db_id
 from app.core.errors import InvalidInput
@@ -36,11 +36,11 @@ class MergeInSchema(ma.Schema):
     duplicate_id = db_id(required=True, metadata={"description": "The customer merged away"})
     field_choices = ma.fields.Dict(
         keys=ma.fields.String(),
-        values=ma.fields.String(validate=validate.OneOf(duplicates.SIDES)),
+        values=ma.fields.String(validate=validate.OneOf(merge.SIDES)),
         load_default=dict,
         metadata={
             "description": 'Whose value each profile field keeps, e.g. {"first_name": "duplicate"}; '
-            f"unnamed fields keep the survivor's. Fields: {', '.join(duplicates.MERGE_FIELDS)}"
+            f"unnamed fields keep the survivor's. Fields: {', '.join(merge.MERGE_FIELDS)}"
         },
     )
 
@@ -101,6 +101,6 @@ class CustomerMerge(MethodView):
         with transaction():
             survivor = services.get_customer(survivor_id)
             duplicate = duplicate_in_body(data["duplicate_id"])
-            return duplicates.merge_customers(
+            return merge.merge_customers(
                 survivor, duplicate, actor=current_user, field_choices=data["field_choices"]
             )

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.blueprints.customers import CUSTOMERS_MERGE, bp, duplicates, queries
+from app.blueprints.customers import CUSTOMERS_MERGE, bp, duplicates, merge, queries
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.navigation import register_nav
 from app.core.permissions import require_permission
@@ -51,10 +51,10 @@ def field_rows(survivor, duplicate, chosen: dict[str, str]) -> list[FieldRow]:
     """The fields side by side. Unless chosen already, the survivor's value is kept, but
     a value the survivor lacks is filled from the duplicate."""
     rows = []
-    for name, label in duplicates.MERGE_FIELDS.items():
+    for name, label in merge.MERGE_FIELDS.items():
         mine, theirs = getattr(survivor, name), getattr(duplicate, name)
         default = "duplicate" if mine in EMPTY and theirs not in EMPTY else "survivor"
-        side = chosen.get(name) if chosen.get(name) in duplicates.SIDES else default
+        side = chosen.get(name) if chosen.get(name) in merge.SIDES else default
         rows.append(FieldRow(name, label, mine, theirs, side))
     return rows
 
@@ -91,25 +91,23 @@ def merge_page():
     if request.method == "POST":
         chosen = {
             name: request.form[FIELD_PREFIX + name]
-            for name in duplicates.MERGE_FIELDS
+            for name in merge.MERGE_FIELDS
             if FIELD_PREFIX + name in request.form
         }
         duplicate_label = f"{duplicate.name} ({duplicate.email})"
         try:
             with transaction():
-                result = duplicates.merge_customers(
-                    survivor, duplicate, actor=current_user, field_choices=chosen
-                )
+                result = merge.merge_customers(survivor, duplicate, actor=current_user, field_choices=chosen)
         except (Conflict, InvalidInput) as error:
             problem, status = error.detail, error.status
         else:
             moved = moved_in_words(result.moved)
             flash(f"Merged {duplicate_label} into {result.survivor.name}: moved {moved}.", "success")
             return redirect(url_for("customers.customer", customer_id=result.survivor.id))
-    refusal = duplicates.merge_refusal(survivor, duplicate)
+    refusal = merge.merge_refusal(survivor, duplicate)
     if refusal is not None:
         problem, status = refusal.detail, refusal.status
-    preview = None if refusal else duplicates.merge_preview(survivor, duplicate)
+    preview = None if refusal else merge.merge_preview(survivor, duplicate)
     return render_template(
         "customers/merge/merge.html",
         survivor=survivor,
