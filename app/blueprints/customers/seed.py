@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import unicodedata
 from datetime import timedelta
 
 from faker import Faker
@@ -37,6 +38,12 @@ SUBJECTS = [
 ]
 
 
+def ascii_email(raw: str) -> str:
+    """Demo addresses as people type them: no accents or spaces ("Frédérique" -> "frederique")."""
+    folded = unicodedata.normalize("NFKD", raw).encode("ascii", "ignore").decode()
+    return folded.lower().replace(" ", "").replace("'", "")
+
+
 @demo_seeder(20, "customers, consents and interactions")
 def seed_customers() -> str | None:
     existing = db.session.scalar(
@@ -54,7 +61,7 @@ def seed_customers() -> str | None:
         source, channel = rng.choice(SOURCES)
         customer = services.create_customer(
             {
-                "email": f"{first}.{last}.{n}@{DEMO_DOMAIN}".lower().replace(" ", ""),
+                "email": ascii_email(f"{first}.{last}.{n}@{DEMO_DOMAIN}"),
                 "first_name": first,
                 "last_name": last,
                 "country": country,
