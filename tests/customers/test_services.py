@@ -218,3 +218,17 @@ def test_a_merged_record_can_neither_sign_in_nor_get_a_reset_link(db):
     assert (
         db.session.scalar(select(OutboxMessage).where(OutboxMessage.recipients == "old@example.org")) is None
     )
+
+
+def test_storefront_sign_in_locks_after_repeated_failures_and_the_reset_link_lifts_it(db):
+    accounts.register(
+        {"email": "lock@example.org"}, "the right passphrase", consent_purposes=[], wording_version="v1"
+    )
+    for _ in range(5):
+        assert accounts.sign_in("lock@example.org", "a wrong guess here") is None
+    customer = services.find_by_email("lock@example.org")
+    assert customer.locked_until is not None
+    assert accounts.sign_in("lock@example.org", "the right passphrase") is None, "locked means locked"
+    accounts.reset_password(accounts.reset_token(customer), "a fresh passphrase now")
+    assert customer.locked_until is None and customer.failed_logins == 0
+    assert accounts.sign_in("lock@example.org", "a fresh passphrase now") is not None

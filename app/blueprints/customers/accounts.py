@@ -12,12 +12,13 @@ import hashlib
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from app.blueprints.auth import passwords, tokens
+from app.blueprints.auth import authentication, passwords, tokens
 from app.blueprints.customers import consents, services, validation
 from app.blueprints.customers.models import Customer
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput
 from app.core.mail import send_mail
+from app.core.timeutil import utcnow
 from app.extensions import db
 
 RESET_MAX_AGE = 3600
@@ -57,7 +58,9 @@ def register(
 
 def sign_in(email: str, password: str):
     """(customer, token secret, token) for a right email and password, else None. Unknown
-    emails cost the same hashing work as wrong passwords."""
+    emails cost the same hashing work as wrong passwords. Consecutive failures lock the
+    account as staff accounts are locked (exponential, capped), so a password cannot be
+    guessed from many addresses; the emailed reset link lifts the lock."""
     customer = services.find_by_email(email)
     if (
         customer is None
@@ -67,8 +70,18 @@ def sign_in(email: str, password: str):
     ):
         passwords.verify_password(None, password)
         return None
-    if not passwords.verify_password(customer.password_hash, password):
+    now = utcnow()
+    if customer.locked_until is not None and customer.locked_until > now:
+        passwords.verify_password(None, password)
         return None
+    if not passwords.verify_password(customer.password_hash, password):
+        customer.failed_logins += 1
+        if customer.failed_logins >= authentication.LOCK_AFTER:
+            customer.locked_until = now + authentication.lock_duration(customer.failed_logins)
+            audit.record("customer.locked", actor=None, target=customer, summary="Storefront sign-in locked")
+        return None
+    customer.failed_logins = 0
+    customer.locked_until = None
     if passwords.needs_rehash(customer.password_hash):
         customer.password_hash = passwords.hash_password(password)
     token, secret = tokens.issue_customer_token(customer.id)
@@ -125,6 +138,8 @@ def reset_password(token: str, new_password: str) -> Customer:
         raise InvalidInput("This reset link is not valid any more.", errors={"token": ["Expired or used."]})
     passwords.check_new_password(new_password, email=customer.email, name=customer.name)
     customer.password_hash = passwords.hash_password(new_password)
+    customer.failed_logins = 0
+    customer.locked_until = None
     if customer.status == "lead":
         customer.status = "active"
     tokens.revoke_customer_tokens(customer.id)

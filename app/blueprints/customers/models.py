@@ -90,6 +90,9 @@ class Customer(db.Model):
     preferred_brands: Mapped[list] = mapped_column(JSON, default=list)
     # Storefront sign-in; None for customers who never registered (leads, imports).
     password_hash: Mapped[str | None] = mapped_column(String(255))
+    # Storefront brute-force protection, as for staff: consecutive failures and the lock.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     # Set when this record was merged into another; merged records are kept for history.
