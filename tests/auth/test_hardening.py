@@ -152,3 +152,16 @@ def test_queue_commands_say_clearly_when_redis_is_unreachable(app, unused_tcp_po
     )
     result = down.test_cli_runner().invoke(args=["crm", *command])
     assert result.exit_code == 1 and "cannot be reached" in result.output
+
+
+def test_a_user_cannot_turn_off_mfa_that_their_role_requires(db, portal):
+    from app.blueprints.auth.models import Role
+
+    user = UserFactory(roles=["support"])
+    portal.login(user.email, PASSWORD)
+    enroll(user)
+    db.session.scalar(select(Role).where(Role.name == "support")).require_mfa = True
+    db.session.flush()
+    page = portal.post("/account/mfa/disable", follow_redirects=True)
+    assert "requires two-factor authentication" in page.text
+    assert user.mfa_enabled

@@ -76,6 +76,17 @@ def enable(user: User, secret: str, code: str, *, actor, replace: bool = False) 
     return codes
 
 
+def turn_off(user: User, *, actor) -> None:
+    """A user turning their own MFA off; refused while one of their roles requires it
+    (an administrator's reset, which uses `disable`, is not bound by this)."""
+    if user.mfa_required:
+        raise Conflict(
+            "One of your roles requires two-factor authentication; it cannot be turned off.",
+            code="mfa_required",
+        )
+    disable(user, actor=actor)
+
+
 def disable(user: User, *, actor) -> None:
     user.mfa_secret_encrypted = None
     user.mfa_enabled_at = None

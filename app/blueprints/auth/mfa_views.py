@@ -7,7 +7,7 @@ from app.blueprints.auth import authentication, bp, mfa, session_flow
 from app.blueprints.auth.forms import CodeForm, EnableMfaForm
 from app.blueprints.auth.reauth import require_recent_auth
 from app.blueprints.auth.views import login_rate_limit, safe_next
-from app.core.errors import Conflict, DomainError
+from app.core.errors import DomainError
 from app.core.permissions import public, require_login
 from app.core.transaction import transaction
 from app.extensions import limiter
@@ -81,10 +81,8 @@ def mfa_enroll():
 @require_recent_auth
 def mfa_disable():
     try:
-        if current_user.mfa_required:
-            raise Conflict("One of your roles requires two-factor authentication; it cannot be turned off.")
         with transaction():
-            mfa.disable(current_user, actor=current_user)
+            mfa.turn_off(current_user, actor=current_user)
     except DomainError as error:
         flash(error.detail, "error")
     else:

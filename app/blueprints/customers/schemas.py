@@ -21,7 +21,6 @@ from app.blueprints.customers.models import (
     STATUSES,
 )
 from app.blueprints.customers.services import PhoneInput
-from app.blueprints.customers.store_schemas import StrictBoolean
 from app.blueprints.customers.validation import COUNTRIES
 
 SORTS = ("created_at", "-created_at", "email", "last_name", "total_spent", "-total_spent")
@@ -140,6 +139,15 @@ class CustomerFeedArgsSchema(ma.Schema):
 # ---- bodies in -------------------------------------------------------------------------
 
 
+class StrictBoolean(ma.fields.Boolean):
+    """Only JSON true or false: consent must be unambiguous, not "yes", 1 or "on"."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class PhoneInSchema(ma.Schema):
     number = ma.fields.String(
         required=True,
@@ -209,7 +217,7 @@ class AddressCreateSchema(ma.Schema):
     city = ma.fields.String(required=True, validate=validate.Length(min=1, max=100))
     region = text(100, load_default="")
     country = ma.fields.String(
-        required=True, validate=validate.Length(min=1, max=2), metadata={"description": "ISO 3166-1 alpha-2"}
+        required=True, validate=validate.Length(min=1, max=64), metadata={"description": "ISO 3166-1 alpha-2"}
     )
     is_default_billing = ma.fields.Boolean(load_default=False)
     is_default_shipping = ma.fields.Boolean(load_default=False)
@@ -308,7 +316,7 @@ class AddressSchema(ma.Schema):
     postal_code = ma.fields.String()
     city = ma.fields.String()
     region = ma.fields.String()
-    country = ma.fields.String()
+    country = ma.fields.String(metadata={"description": "ISO 3166-1 alpha-2"})
     is_default_billing = ma.fields.Boolean()
     is_default_shipping = ma.fields.Boolean()
 

@@ -13,16 +13,16 @@ from flask_login import current_user
 from app.blueprints.auth import tokens
 from app.blueprints.customers import accounts, consents, services, store_api_bp
 from app.blueprints.customers.models import Customer
+
+# Addresses and consent states look the same to staff and to the customer: one schema each.
+from app.blueprints.customers.schemas import AddressCreateSchema, AddressSchema, ConsentStateSchema
 from app.blueprints.customers.store_schemas import (
     CustomerSessionSchema,
     PasswordResetConfirmSchema,
     PasswordResetRequestSchema,
     ProfileUpdateSchema,
     RegistrationSchema,
-    StoreAddressCreateSchema,
-    StoreAddressSchema,
     StoreConsentChangeSchema,
-    StoreConsentStateSchema,
     StoreCustomerProfileSchema,
     StoreMessageSchema,
     TokenRequestSchema,
@@ -187,15 +187,15 @@ class Me(MethodView):
 @bp.route("/me/addresses")
 class MyAddresses(MethodView):
     @require_customer
-    @bp.response(200, StoreAddressSchema(many=True))
+    @bp.response(200, AddressSchema(many=True))
     @bp.doc(security=BEARER)
     def get(self):
         """The signed-in customer's addresses"""
         return signed_in_customer().addresses
 
     @require_customer
-    @bp.arguments(StoreAddressCreateSchema)
-    @bp.response(201, StoreAddressSchema)
+    @bp.arguments(AddressCreateSchema)
+    @bp.response(201, AddressSchema)
     @bp.doc(security=BEARER)
     def post(self, data):
         """Add an address to the signed-in customer"""
@@ -220,7 +220,7 @@ class MyAddress(MethodView):
 @bp.route("/me/consents")
 class MyConsents(MethodView):
     @require_customer
-    @bp.response(200, StoreConsentStateSchema(many=True))
+    @bp.response(200, ConsentStateSchema(many=True))
     @bp.doc(security=BEARER)
     def get(self):
         """The signed-in customer's consent per purpose now (never asked: not granted)"""
@@ -228,7 +228,7 @@ class MyConsents(MethodView):
 
     @require_customer
     @bp.arguments(StoreConsentChangeSchema)
-    @bp.response(201, StoreConsentStateSchema)
+    @bp.response(201, ConsentStateSchema)
     @bp.doc(security=BEARER)
     def post(self, data):
         """Grant or withdraw consent for one purpose

@@ -12,15 +12,7 @@ from flask import current_app
 from marshmallow import ValidationError, validate, validates_schema
 
 from app.blueprints.customers.models import CONSENT_PURPOSES, CONTACT_CHANNELS, PHONE_KINDS
-
-
-class StrictBoolean(ma.fields.Boolean):
-    """Only JSON true or false: consent must be unambiguous, not "yes", 1 or "on"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
+from app.blueprints.customers.schemas import StrictBoolean
 
 
 def text(max_length: int, *, min_length: int | None = None, **kwargs) -> ma.fields.String:
@@ -190,44 +182,6 @@ class ProfileUpdateSchema(ma.Schema):
         validate=validate.Length(max=5),
         metadata={"description": "Replaces all phone numbers; [] removes them"},
     )
-
-
-class StoreAddressSchema(ma.Schema):
-    id = ma.fields.Integer()
-    label = ma.fields.String()
-    recipient = ma.fields.String()
-    line1 = ma.fields.String()
-    line2 = ma.fields.String()
-    postal_code = ma.fields.String()
-    city = ma.fields.String()
-    region = ma.fields.String()
-    country = ma.fields.String(metadata={"description": "ISO 3166-1 alpha-2"})
-    is_default_billing = ma.fields.Boolean()
-    is_default_shipping = ma.fields.Boolean()
-
-
-class StoreAddressCreateSchema(ma.Schema):
-    class Meta:
-        description = "A new address; the first one becomes the default for billing and shipping."
-
-    label = text(50, metadata={"description": "Like Home or Work"})
-    recipient = text(200, metadata={"description": "Defaults to the customer's name"})
-    line1 = required_text(200)
-    line2 = text(200)
-    postal_code = text(20)
-    city = required_text(100)
-    region = text(100)
-    country = required_text(64, metadata={"description": "ISO 3166-1 alpha-2"})
-    is_default_billing = ma.fields.Boolean(load_default=False)
-    is_default_shipping = ma.fields.Boolean(load_default=False)
-
-
-class StoreConsentStateSchema(ma.Schema):
-    purpose = ma.fields.String()
-    granted = ma.fields.Boolean()
-    since = ma.fields.AwareDateTime(allow_none=True, metadata={"description": "When it was last changed"})
-    source = ma.fields.String(allow_none=True)
-    wording_version = ma.fields.String(allow_none=True)
 
 
 class StoreConsentChangeSchema(ma.Schema):
