@@ -9,6 +9,8 @@ import logging
 from alembic import context
 from flask import current_app
 
+from app.core.migration_filters import include_object
+
 config = context.config
 logger = logging.getLogger("alembic.env")
 
@@ -53,6 +55,7 @@ def run_migrations_online():
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
             render_item=render_item,
+            include_object=include_object,
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -3,13 +3,14 @@
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from app.core.migration_filters import include_object
 from app.extensions import db as _db
 
 
 def test_migrations_match_the_models(app):
     # The session fixture built this database with `upgrade()` from empty.
     with app.app_context(), _db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
         differences = compare_metadata(context, _db.metadata)
     assert differences == [], f"models and migrations differ; run `flask db migrate`: {differences}"
 
