@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from flask import current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import func, select
@@ -11,8 +9,8 @@ from sqlalchemy import func, select
 from app.blueprints.system import JOBS_MANAGE, OUTBOX_READ, bp, health, services
 from app.blueprints.system.forms import ConfirmForm, TestMailForm
 from app.core import jobs
+from app.core.dashboard import visible_panels
 from app.core.errors import DomainError, NotFound
-from app.core.formatting import viewer_timezone
 from app.core.models import OutboxMessage
 from app.core.pagination import paginate
 from app.core.permissions import current_identity_can, public, require_login, require_permission
@@ -33,23 +31,8 @@ def dashboard():
         "system/dashboard.html",
         attention=attention,
         outbox_count=outbox_count,
-        **customer_follow_ups(),
+        panels=visible_panels(),
     )
-
-
-def customer_follow_ups() -> dict:
-    """The signed-in person's follow-ups due today or earlier, for whoever may open customers."""
-    # Imported here: the system domain comes before customers and must not need it to load.
-    from app.blueprints.customers import CUSTOMERS_READ, INTERACTIONS_WRITE, queries
-
-    if not current_identity_can(CUSTOMERS_READ):
-        return {"follow_ups": None}
-    today = datetime.now(viewer_timezone()).date()
-    return {
-        "follow_ups": queries.follow_ups_due(current_user, until=today),
-        "can_complete_follow_ups": current_identity_can(INTERACTIONS_WRITE),
-        "today": today,
-    }
 
 
 def job_attention() -> list[dict]:
