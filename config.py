@@ -74,6 +74,7 @@ def base_settings() -> dict:
         "DEFAULT_PHONE_REGION": env("DEFAULT_PHONE_REGION", "NL"),
         # Uploaded import files wait here for a worker: shared storage when workers run elsewhere.
         "CUSTOMER_IMPORT_DIR": env("CUSTOMER_IMPORT_DIR"),
+        "PRODUCT_IMPORT_DIR": env("PRODUCT_IMPORT_DIR"),
         "MAX_CONTENT_LENGTH": env_int("MAX_CONTENT_LENGTH", 10 * 1024 * 1024),
         "LOG_LEVEL": env("LOG_LEVEL", "INFO"),
         "LOG_FORMAT": env("LOG_FORMAT", "text"),
@@ -102,6 +103,15 @@ def base_settings() -> dict:
         "STORE_NAME": env("STORE_NAME", "Northwind Commerce"),
         "STORE_CURRENCY": env("STORE_CURRENCY", "EUR"),
         "DEFAULT_TIMEZONE": env("DEFAULT_TIMEZONE", "UTC"),
+        # Storefront catalog reads: public, limited per client IP, and kept by each web
+        # worker for a few seconds (0 turns that cache off).
+        "STORE_API_RATE_LIMIT": env("STORE_API_RATE_LIMIT", "600 per minute"),
+        "STORE_API_CACHE_SECONDS": env_int("STORE_API_CACHE_SECONDS", 10),
+        "STORE_API_CACHE_ENTRIES": env_int("STORE_API_CACHE_ENTRIES", 500),
+        "BACK_IN_STOCK_RATE_LIMIT": env("BACK_IN_STOCK_RATE_LIMIT", "10 per minute;100 per hour"),
+        # Link in back-in-stock mail, e.g. https://shop.example.com/products/{slug}
+        "STOREFRONT_PRODUCT_URL": env("STOREFRONT_PRODUCT_URL"),
+        "LOW_STOCK_DEFAULT": env_int("LOW_STOCK_DEFAULT", 5),
         "DEFAULT_LOCALE": env("DEFAULT_LOCALE", "en_GB"),
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -146,6 +156,8 @@ def testing_settings() -> dict:
         RATELIMIT_STORAGE_URI="memory://",
         # Tests sign in hundreds of times from one address; the limit has its own test.
         LOGIN_RATE_LIMIT="10000 per minute",
+        # Tests change the catalog between requests: no answers kept across them.
+        STORE_API_CACHE_SECONDS=0,
     )
     return settings
 

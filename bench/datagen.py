@@ -43,13 +43,16 @@ SECRETS: dict[str, str] = {}
 class Size:
     staff: int
     customers: int
+    # Catalog products, about three variants each (catalog_rows.py); the storefront claim
+    # is stated at 100,000 products, so the default size (small) has that many.
+    products: int
 
 
 SIZES = {
-    "tiny": Size(staff=4, customers=1_000),
-    "small": Size(staff=50, customers=20_000),
-    "medium": Size(staff=500, customers=200_000),
-    "large": Size(staff=5000, customers=1_000_000),
+    "tiny": Size(staff=4, customers=1_000, products=2_000),
+    "small": Size(staff=50, customers=20_000, products=100_000),
+    "medium": Size(staff=500, customers=200_000, products=250_000),
+    "large": Size(staff=5000, customers=1_000_000, products=1_000_000),
 }
 
 
@@ -131,8 +134,17 @@ def load_customers(size: Size) -> dict[str, int]:
     return copy_customers(size.customers)
 
 
+def load_catalog(size: Size) -> dict[str, int]:
+    """`size.products` products (about three variants each) in a tree of ~210 categories
+    with ~120 brands, options, images and attributes, streamed into PostgreSQL by COPY.
+    See catalog_rows.py."""
+    from catalog_rows import copy_catalog
+
+    return copy_catalog(size.products)
+
+
 # In dependency order: a later loader may use what an earlier one created.
-LOADERS = [load_staff, load_api_token, load_customers]
+LOADERS = [load_staff, load_api_token, load_customers, load_catalog]
 
 
 def load(size: Size) -> dict[str, int]:

@@ -101,6 +101,10 @@ def db(app):
 def empty_all_tables() -> None:
     with _db.engine.begin() as connection:
         for table in reversed(_db.metadata.sorted_tables):
+            # Rows of a tree (categories) point at each other: cut the links first.
+            self_references = [fk.parent for fk in table.foreign_keys if fk.column.table is table]
+            if self_references:
+                connection.execute(table.update().values({column.name: None for column in self_references}))
             connection.execute(table.delete())
 
 

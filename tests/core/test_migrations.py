@@ -10,7 +10,9 @@ from app.extensions import db as _db
 def test_migrations_match_the_models(app):
     # The session fixture built this database with `upgrade()` from empty.
     with app.app_context(), _db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
+        context = MigrationContext.configure(
+            connection, opts={"compare_type": True, "include_object": include_object}
+        )
         differences = compare_metadata(context, _db.metadata)
     assert differences == [], f"models and migrations differ; run `flask db migrate`: {differences}"
 

@@ -98,7 +98,7 @@ def test_the_import_page_has_the_form_the_format_and_an_empty_state(admin_portal
         assert f'id="{label}"' in page.text
     assert "<code>marketing_email_consent</code>" in page.text
     assert "No imports yet" in page.text
-    assert 'aria-current="page">Import</a>' in page.text
+    assert 'aria-current="page">Import customers</a>' in page.text
 
 
 def test_an_upload_is_imported_and_leads_to_its_run_page(admin_portal, db, admin):

@@ -42,7 +42,7 @@ def test_an_admin_uploads_a_file_and_sees_counts_and_row_errors(
     csv_file = tmp_path / "leads.csv"
     csv_file.write_text("email;first_name;country\nann@example.org;Ann;NL\nnope;Bob;XX\n", encoding="utf-8")
     sign_in(page)
-    page.get_by_role("link", name="Import", exact=True).click()
+    page.get_by_role("link", name="Import customers", exact=True).click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Import customers")
     screenshot("customers/import-form.png")
     page.get_by_label("CSV file").set_input_files(str(csv_file))

@@ -97,3 +97,52 @@ def stock(variant: Variant, location: StockLocation, on_hand: int, reserved: int
     db.session.add(level)
     db.session.flush()
     return level
+
+
+def product_with_variants(
+    options: dict[str, list[str]],
+    *,
+    price: Decimal = Decimal("10.00"),
+    prices: dict[tuple[str, ...], Decimal] | None = None,
+    inactive: tuple[tuple[str, ...], ...] = (),
+    sku_prefix: str | None = None,
+    **product_fields,
+) -> Product:
+    """An active product with `options` (name -> values) and one variant per combination
+    of their values, as the services leave it: option key "Colour=Red|Size=M", SKU
+    "<PREFIX>-RED-M", the price from `prices` (keyed by the combination's values) or
+    `price`, combinations in `inactive` not for sale; price range and search text set."""
+    import itertools
+
+    from app.blueprints.catalog.models import ProductOption, ProductOptionValue
+
+    product = ProductFactory(default_variant=False, **product_fields)
+    for position, (name, values) in enumerate(options.items()):
+        product.options.append(
+            ProductOption(
+                name=name,
+                position=position,
+                values=[ProductOptionValue(value=value, position=i) for i, value in enumerate(values)],
+            )
+        )
+    db.session.flush()
+    prefix = sku_prefix or product.slug.upper()
+    choices = [[(option.name, value) for value in option.values] for option in product.options]
+    for position, combination in enumerate(itertools.product(*choices)):
+        values = tuple(value.value for _, value in combination)
+        product.variants.append(
+            Variant(
+                sku="-".join([prefix, *values]).upper(),
+                price=(prices or {}).get(values, price),
+                option_key="|".join(f"{name}={value.value}" for name, value in combination),
+                option_values=[value for _, value in combination],
+                position=position,
+                is_active=values not in inactive,
+            )
+        )
+    for_sale = [variant.price for variant in product.variants if variant.is_active]
+    product.min_price, product.max_price = min(for_sale), max(for_sale)
+    skus = " ".join(variant.sku for variant in product.variants)
+    product.search_text = f"{product.name} {skus} {product.description}".lower()
+    db.session.flush()
+    return product

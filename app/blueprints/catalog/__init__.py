@@ -28,3 +28,18 @@ store_api_bp = ApiBlueprint(
     "store_catalog_api", __name__, url_prefix="/api/v1/store", description="Storefront catalog"
 )
 extra_api_blueprints = (store_api_bp,)
+
+# Route modules, the seeder and the CLI register themselves on import.
+from app.blueprints.catalog import (  # noqa: E402,F401
+    api,
+    category_views,
+    exports,
+    import_cli,
+    import_views,
+    imports,
+    price_views,
+    seed,
+    store_api,
+    variant_views,
+    views,
+)

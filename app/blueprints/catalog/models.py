@@ -196,7 +196,9 @@ class Variant(db.Model):
             "compare_at_price IS NULL OR compare_at_price >= price", name="compare_at_not_below_price"
         ),
         CheckConstraint("backorder_policy IN ('deny', 'allow')", name="backorder_policy_known"),
-        CheckConstraint("backorder_limit IS NULL OR backorder_limit >= 0", name="backorder_limit_not_negative"),
+        CheckConstraint(
+            "backorder_limit IS NULL OR backorder_limit >= 0", name="backorder_limit_not_negative"
+        ),
         CheckConstraint(
             "low_stock_threshold IS NULL OR low_stock_threshold >= 0", name="low_stock_threshold_not_negative"
         ),
@@ -228,7 +230,7 @@ class Variant(db.Model):
 
     @property
     def title(self) -> str:
-        """"Red / M" from the option key; "Default" for a product without options."""
+        """ "Red / M" from the option key; "Default" for a product without options."""
         if not self.option_key:
             return "Default"
         return " / ".join(part.split("=", 1)[1] for part in self.option_key.split("|"))

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, flash, redirect, render_template, url_for
+from flask import redirect, render_template, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileAllowed, FileField, FileRequired
@@ -14,11 +14,12 @@ from wtforms.validators import Length, Optional
 from app.blueprints.customers import CUSTOMERS_IMPORT, bp, imports
 from app.blueprints.customers.views import wants_fragment
 from app.core.errors import InvalidInput
+from app.core.import_runs import error_report_response, flash_queued, upload_limit_mb
 from app.core.navigation import register_nav
 from app.core.permissions import require_permission
 from app.core.transaction import transaction
 
-register_nav("Customers", "Import", "customers.imports", CUSTOMERS_IMPORT, order=30)
+register_nav("Customers", "Import customers", "customers.imports", CUSTOMERS_IMPORT, order=30)
 
 INDEX_TEMPLATE = "customers/import/index.html"
 RUN_TEMPLATE = "customers/import/run.html"
@@ -40,10 +41,6 @@ class ImportForm(FlaskForm):
     )
 
 
-def upload_limit_mb() -> int:
-    return max(1, (current_app.config.get("MAX_CONTENT_LENGTH") or 0) // (1024 * 1024))
-
-
 @bp.route("/customers/import", methods=["GET", "POST"], endpoint="imports")
 @require_permission(CUSTOMERS_IMPORT)
 def import_page():
@@ -63,13 +60,7 @@ def import_page():
                 if name in form:
                     form[name].errors = [*form[name].errors, *messages]
         else:
-            # Without a job queue the import has already run inside this request.
-            if run.status == "done":
-                flash(f"{run.filename} is imported.", "success")
-            elif run.status == "failed":
-                flash(f"{run.filename} could not be imported.", "error")
-            else:
-                flash(f"Importing {run.filename}. You can leave this page: the import goes on.", "info")
+            flash_queued(run)
             return redirect(url_for("customers.import_run", run_id=run.id))
     context = {"form": form, "runs": imports.recent_runs(), "limit_mb": upload_limit_mb(), "imports": imports}
     return render_template(INDEX_TEMPLATE, **context), (422 if form.errors else 200)
@@ -88,11 +79,4 @@ def import_run(run_id):
 @require_permission(CUSTOMERS_IMPORT)
 def import_errors(run_id):
     run = imports.get_run(run_id)
-    return Response(
-        "".join(imports.error_report_lines(run)),
-        mimetype="text/csv",
-        headers={
-            "Content-Disposition": f"attachment; filename=import-{run.id}-errors.csv",
-            "Cache-Control": "no-store",
-        },
-    )
+    return error_report_response(run, imports.KIND, filename=f"import-{run.id}-errors.csv")

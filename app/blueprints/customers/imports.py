@@ -20,14 +20,9 @@ Rules:
 
 from __future__ import annotations
 
-import logging
-import shutil
-import time
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import closing
-from itertools import islice
-from pathlib import Path, PureWindowsPath
+from collections.abc import Iterator
+from pathlib import Path
 from typing import BinaryIO
 
 from flask import current_app
@@ -41,28 +36,24 @@ from app.blueprints.customers.import_files import (
     ROW,
     FileLayout,
     RowInput,
-    UnreadableFile,
     cell_at,
-    data_rows,
     inspect_file,
     parse_row,
 )
+from app.blueprints.customers.import_files import data_rows as data_rows
 from app.blueprints.customers.import_models import MAX_ROW_ERRORS, ImportRun
 from app.blueprints.customers.models import Customer
-from app.core import audit, csv_stream
+from app.core import import_runs
 from app.core.errors import DomainError, InvalidInput, NotFound
+from app.core.import_runs import ImportKind, Progress, row_batches
 from app.core.jobs import enqueue, jobs_inline
-from app.core.timeutil import utcnow
-from app.core.transaction import savepoint, transaction
+from app.core.transaction import savepoint
 from app.extensions import db
-
-log = logging.getLogger(__name__)
 
 BATCH_SIZE = 500
 JOB_SLICE_SECONDS = 120  # below RQ's default job timeout (180 s)
 MAX_MERGE_HOPS = 10
-
-Progress = Callable[[int, int], None]  # (rows done, rows in the file)
+KIND = ImportKind(domain="customers", things="customers", imported="Imported {filename}", key="email")
 
 
 # --- Starting a run ---------------------------------------------------------------------
@@ -86,28 +77,16 @@ def _wording(raw: str | None) -> str | None:
 
 
 def _new_run(*, source: str, filename: str, consent_wording: str | None, actor) -> ImportRun:
-    run = ImportRun(
-        created_by=actor if audit.is_staff(actor) else None,
-        source=source,
-        filename=(PureWindowsPath(filename or "").name or "upload.csv")[:255],  # either kind of slash
-        stored_path="",
-        consent_wording=_wording(consent_wording),
-        status="queued",
-        row_errors=[],
+    return import_runs.new_run(
+        ImportRun, source=source, filename=filename, actor=actor, consent_wording=_wording(consent_wording)
     )
-    db.session.add(run)
-    db.session.flush()
-    return run
 
 
 def queue_upload(stream: BinaryIO, *, filename: str, consent_wording: str | None, actor) -> ImportRun:
     """Store an uploaded file under the import folder and queue its import after the commit.
     The file is only copied here; reading it is the job's work."""
     run = _new_run(source="upload", filename=filename, consent_wording=consent_wording, actor=actor)
-    path = import_folder() / f"{run.id}.csv"
-    with path.open("wb") as stored:
-        shutil.copyfileobj(stream, stored, 64 * 1024)
-    run.stored_path = str(path)
+    run.stored_path = str(import_runs.store_upload(stream, import_folder(), run.id))
     enqueue(run_import, run.id, queue="default")
     return run
 
@@ -218,19 +197,15 @@ def recent_runs(limit: int = 20) -> list[ImportRun]:
     return list(db.session.scalars(select(ImportRun).order_by(ImportRun.id.desc()).limit(limit)))
 
 
-def is_interrupted(run: ImportRun) -> bool:
-    """Stopped by an unexpected error (not refused, not done): it may resume."""
-    return run.status == "failed" and run.finished_at is None
-
-
 def run_import(run_id: int) -> None:
     """Job: import the run's file. Idempotent: a finished run is left alone, an interrupted
     one resumes after its last committed batch (RQ retries it)."""
-    deadline = None if jobs_inline() else time.monotonic() + JOB_SLICE_SECONDS
-    run = process_run(run_id, deadline=deadline)
-    if run.status == "running":
-        # RQ stops a job that runs for minutes: a long file goes on in a new job.
-        enqueue(run_import, run_id, queue="default")
+    import_runs.run_in_slices(
+        run_id,
+        process_run,
+        slice_seconds=None if jobs_inline() else JOB_SLICE_SECONDS,
+        requeue=lambda: enqueue(run_import, run_id, queue="default"),
+    )
 
 
 def process_run(
@@ -240,51 +215,18 @@ def process_run(
     batch_size: int | None = None,
     deadline: float | None = None,
 ) -> ImportRun:
-    """Import the file of run `run_id`, one commit per batch; the run as it ended, or still
-    "running" when `deadline` (a time.monotonic() value) came first."""
-    run = get_run(run_id)
-    if run.status == "done" or (run.status == "failed" and not is_interrupted(run)):
-        return run
-    with transaction():
-        run.status, run.failure_reason = "running", None
-        if run.started_at is None:
-            run.started_at = utcnow()
-            audit.record(
-                "customers.import_started",
-                actor=run.created_by,
-                target=run,
-                summary=f"Started importing customers from {run.filename}",
-                filename=run.filename,
-                source=run.source,
-            )
-    try:
-        layout = inspect_file(run.stored_path, consent_wording=run.consent_wording)
-    except UnreadableFile as refusal:
-        return finish(run, failure=str(refusal))
-    try:
-        with transaction():
-            run.rows_total = layout.rows
-        if progress:
-            progress(run.rows_done, layout.rows)
-        with closing(data_rows(run.stored_path, layout, skip=run.rows_done)) as rows:
-            started = run.rows_done
-            while batch := list(islice(rows, batch_size or BATCH_SIZE)):
-                if deadline is not None and run.rows_done > started and time.monotonic() >= deadline:
-                    return run  # rows are left: the caller goes on later, from rows_done
-                with transaction():
-                    import_batch(run, layout, batch)
-                if progress:
-                    progress(run.rows_done, layout.rows)
-    except Exception as exc:
-        log.exception("import run %s stopped by an unexpected error", run_id)
-        with transaction():
-            run.status = "failed"  # and no finished_at: it may resume (is_interrupted)
-            run.failure_reason = (
-                f"Stopped by an unexpected error ({type(exc).__name__}) after {run.rows_done} rows, "
-                "which are imported. The rest follows when the job is retried, or import the file again."
-            )
-        raise
-    return finish(run)
+    """Import the file of run `run_id`, one commit per batch of rows; the run as it ended,
+    or still "running" when `deadline` (a time.monotonic() value) came first."""
+    return import_runs.process_run(
+        get_run(run_id),
+        KIND,
+        inspect=lambda run: inspect_file(run.stored_path, consent_wording=run.consent_wording),
+        batches=lambda rows, layout, size: row_batches(rows, size),
+        import_batch=import_batch,
+        batch_size=batch_size or BATCH_SIZE,
+        progress=progress,
+        deadline=deadline,
+    )
 
 
 def import_batch(run: ImportRun, layout: FileLayout, batch: list[tuple[int, list[str]]]) -> None:
@@ -319,54 +261,12 @@ def import_batch(run: ImportRun, layout: FileLayout, batch: list[tuple[int, list
     run.rows_created += counts["created"]
     run.rows_updated += counts["updated"]
     run.rows_failed += counts["failed"]
-    room = MAX_ROW_ERRORS - len(run.row_errors)
-    if errors and room > 0:
-        run.row_errors = [*run.row_errors, *errors[:room]]
-
-
-def finish(run: ImportRun, *, failure: str | None = None) -> ImportRun:
-    with transaction():
-        run.status = "failed" if failure else "done"
-        run.failure_reason = failure
-        run.finished_at = utcnow()
-        counts = {
-            "rows": run.rows_done,
-            "created": run.rows_created,
-            "updated": run.rows_updated,
-            "unchanged": run.rows_unchanged,
-            "failed": run.rows_failed,
-        }
-        if failure:
-            summary = f"Refused {run.filename}: {failure}"
-        else:
-            summary = (
-                f"Imported {run.filename}: {counts['created']} created, {counts['updated']} updated, "
-                f"{counts['unchanged']} unchanged, {counts['failed']} failed"
-            )
-        audit.record(
-            "customers.import_finished",
-            actor=run.created_by,
-            target=run,
-            summary=summary,
-            status=run.status,
-            reason=failure,
-            **counts,
-        )
-    if run.source == "upload":
-        # The upload has served its purpose; personal data is not kept in a side folder.
-        Path(run.stored_path).unlink(missing_ok=True)
-    return run
+    run.add_row_errors(errors, limit=MAX_ROW_ERRORS)
 
 
 def error_report_lines(run: ImportRun) -> Iterator[str]:
     """The row error report as CSV: one line per message."""
-    lines = (
-        [error["row"], error["email"], "" if field == ROW else field, message]
-        for error in run.row_errors
-        for field, messages in error["errors"].items()
-        for message in messages
-    )
-    return csv_stream.csv_lines(("row", "email", "column", "message"), lines)
+    return import_runs.error_report_lines(run, KIND)
 
 
 from app.blueprints.customers import import_cli as _import_cli  # noqa: E402,F401

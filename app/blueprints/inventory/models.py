@@ -120,7 +120,9 @@ class Backorder(db.Model):
     quantity: Mapped[int] = mapped_column()
     status: Mapped[str] = mapped_column(String(16), default="waiting")
     reference: Mapped[str] = mapped_column(String(100), default="", index=True)  # e.g. "order-line:88"
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
     location_id: Mapped[int | None] = mapped_column(  # where it was allocated
         ForeignKey("stock_locations.id", ondelete="SET NULL"), index=True
     )
@@ -170,7 +172,8 @@ class StockAlertSubscription(db.Model):
 
 
 class BackInStockRequest(db.Model):
-    """"Email me when it is back": one pending request per variant and address."""
+    """A customer asked to be emailed when a variant is back: one pending request per
+    variant and address."""
 
     __tablename__ = "back_in_stock_requests"
     __table_args__ = (
@@ -188,7 +191,9 @@ class BackInStockRequest(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id", ondelete="CASCADE"))
     email: Mapped[str] = mapped_column(String(254))
-    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id", ondelete="SET NULL"), index=True)
+    customer_id: Mapped[int | None] = mapped_column(
+        ForeignKey("customers.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
@@ -199,11 +204,15 @@ class PurchaseReceipt(db.Model):
     __tablename__ = "purchase_receipts"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    location_id: Mapped[int] = mapped_column(ForeignKey("stock_locations.id", ondelete="RESTRICT"), index=True)
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("stock_locations.id", ondelete="RESTRICT"), index=True
+    )
     supplier: Mapped[str] = mapped_column(String(200), default="")
     supplier_reference: Mapped[str] = mapped_column(String(100), default="", index=True)
     note: Mapped[str] = mapped_column(Text, default="")
-    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    received_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
 
     location: Mapped[StockLocation] = relationship()
@@ -217,7 +226,9 @@ class PurchaseReceiptLine(db.Model):
     __table_args__ = (CheckConstraint("quantity > 0", name="quantity_positive"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    receipt_id: Mapped[int] = mapped_column(ForeignKey("purchase_receipts.id", ondelete="CASCADE"), index=True)
+    receipt_id: Mapped[int] = mapped_column(
+        ForeignKey("purchase_receipts.id", ondelete="CASCADE"), index=True
+    )
     variant_id: Mapped[int] = mapped_column(ForeignKey("variants.id", ondelete="RESTRICT"), index=True)
     quantity: Mapped[int] = mapped_column()
     unit_cost: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))

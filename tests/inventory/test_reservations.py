@@ -1,0 +1,358 @@
+"""Reservations: atomic per line, all or nothing per order, never oversold (also under
+real concurrency on PostgreSQL), backordered where the variant allows it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from sqlalchemy import event, func, select
+
+from app.blueprints.inventory import alerts, receipts, reservations
+from app.blueprints.inventory.ledger import ledger_mismatches
+from app.blueprints.inventory.models import (
+    Backorder,
+    InventoryMovement,
+    StockAlert,
+    StockLevel,
+    StockLocation,
+)
+from app.core.errors import Conflict, InvalidInput
+from app.core.models import OutboxMessage
+from app.core.transaction import transaction
+from tests.factories.auth import UserFactory
+from tests.factories.catalog import LocationFactory
+from tests.inventory.helpers import level, make_variant, receive
+
+
+def movements(db, reference):
+    return db.session.scalars(
+        select(InventoryMovement)
+        .where(InventoryMovement.reference == reference)
+        .order_by(InventoryMovement.id)
+    ).all()
+
+
+def test_reserving_a_line_reserves_at_the_first_location_that_has_it_all(db, warehouse, second_warehouse):
+    variant = make_variant()
+    receive(variant, warehouse, 2)
+    receive(variant, second_warehouse, 5)
+    [line] = reservations.reserve([(variant.id, 3)], reference="order:1")
+    assert [(a.location_id, a.quantity) for a in line.allocations] == [(second_warehouse.id, 3)]
+    assert (line.reserved, line.backordered) == (3, 0)
+    assert level(variant, second_warehouse) == (5, 3)
+    assert [(m.kind, m.reserved_delta, m.on_hand_delta) for m in movements(db, "order:1")] == [
+        ("allocation", 3, 0)
+    ]
+
+
+def test_a_line_no_single_location_can_serve_is_split_in_location_order(db, warehouse, second_warehouse):
+    variant = make_variant()
+    receive(variant, warehouse, 2)
+    receive(variant, second_warehouse, 3)
+    [line] = reservations.reserve([(variant.id, 4)], reference="order:1")
+    assert [(a.location_id, a.quantity) for a in line.allocations] == [
+        (warehouse.id, 2),
+        (second_warehouse.id, 2),
+    ]
+    assert level(variant, warehouse) == (2, 2) and level(variant, second_warehouse) == (3, 2)
+
+
+def test_locations_that_do_not_fulfil_orders_or_are_closed_are_not_used(db, warehouse):
+    shop = LocationFactory(code="SHOP", fulfils_orders=False, position=0)
+    closed = LocationFactory(code="OLD", position=0)
+    variant = make_variant()
+    receive(variant, shop, 5)
+    receive(variant, closed, 5)
+    closed.is_active = False
+    with pytest.raises(Conflict) as refused:
+        reservations.reserve([(variant.id, 1)], reference="order:1")
+    assert refused.value.code == "out_of_stock"
+
+
+def test_an_order_that_cannot_be_served_whole_leaves_nothing_reserved(db, warehouse):
+    plenty, scarce = make_variant(), make_variant()
+    receive(plenty, warehouse, 10)
+    receive(scarce, warehouse, 1)
+    with pytest.raises(Conflict) as refused:
+        reservations.reserve([(plenty.id, 4), (scarce.id, 2)], reference="order:1")
+    assert refused.value.code == "out_of_stock"
+    assert refused.value.errors == {scarce.sku: ["Only 1 can be ordered now."]}
+    assert level(plenty, warehouse) == (10, 0) and level(scarce, warehouse) == (1, 0)
+    assert movements(db, "order:1") == []
+
+
+def test_every_line_short_of_stock_is_named_by_sku(db, warehouse):
+    first, second = make_variant(), make_variant()
+    receive(first, warehouse, 1)
+    with pytest.raises(Conflict) as refused:
+        reservations.reserve([(first.id, 2), (second.id, 1)], reference="order:1")
+    assert set(refused.value.errors) == {first.sku, second.sku}
+
+
+def test_an_inactive_variant_cannot_be_reserved(db, warehouse):
+    variant = make_variant()
+    receive(variant, warehouse, 5)
+    variant.is_active = False
+    with pytest.raises(Conflict) as refused:
+        reservations.reserve([(variant.id, 1)], reference="order:1")
+    assert refused.value.errors == {variant.sku: ["This item is no longer sold."]}
+    assert level(variant, warehouse) == (5, 0)
+
+
+def test_bad_lines_are_invalid_input(db, warehouse):
+    variant = make_variant()
+    with pytest.raises(InvalidInput) as refused:
+        reservations.reserve([(variant.id, 0), (999999, 1)], reference="")
+    assert set(refused.value.errors) == {"reference", "lines.0.quantity", "lines.1.variant_id"}
+
+
+def test_a_shortfall_is_backordered_when_the_variant_allows_it(db, warehouse):
+    variant = make_variant(backorder_policy="allow", backorder_limit=5)
+    receive(variant, warehouse, 2)
+    [line] = reservations.reserve([(variant.id, 5)], reference="order:1", customer_id=None)
+    assert (line.reserved, line.backordered) == (2, 3)
+    backorder = db.session.scalar(select(Backorder))
+    assert (backorder.quantity, backorder.status, backorder.reference) == (3, "waiting", "order:1")
+
+
+def test_backorders_stop_at_the_limit_counting_those_already_waiting(db, warehouse):
+    variant = make_variant(backorder_policy="allow", backorder_limit=4)
+    reservations.reserve([(variant.id, 3)], reference="order:1")
+    with pytest.raises(Conflict) as refused:
+        reservations.reserve([(variant.id, 2)], reference="order:2")
+    assert refused.value.errors == {variant.sku: ["Only 1 can be ordered now."]}
+    [line] = reservations.reserve([(variant.id, 1)], reference="order:3")
+    assert line.backordered == 1
+    assert db.session.scalar(select(func.sum(Backorder.quantity))) == 4
+
+
+def test_a_variant_without_a_limit_may_be_backordered_without_end(db, warehouse):
+    variant = make_variant(backorder_policy="allow", backorder_limit=None)
+    [line] = reservations.reserve([(variant.id, 500)], reference="order:1")
+    assert line.backordered == 500
+
+
+def test_release_gives_back_what_the_order_holds_once_and_cancels_its_waiting_backorders(db, warehouse):
+    variant = make_variant(backorder_policy="allow")
+    receive(variant, warehouse, 3)
+    reservations.reserve([(variant.id, 5)], reference="order:1")
+    reservations.release("order:1", reason="cancelled by customer")
+    assert level(variant, warehouse) == (3, 0)
+    assert db.session.scalar(select(Backorder.status)) == "cancelled"
+    assert reservations.release("order:1") == []  # twice is harmless
+    assert level(variant, warehouse) == (3, 0)
+
+
+def test_shipping_takes_reserved_stock_out_and_cannot_ship_more_than_reserved(db, warehouse, staff):
+    variant = make_variant()
+    receive(variant, warehouse, 5)
+    reservations.reserve([(variant.id, 2)], reference="order:1")
+    reservations.ship(variant.id, warehouse.id, 2, reference="order:1", actor=staff)
+    assert level(variant, warehouse) == (3, 0)
+    with pytest.raises(Conflict) as refused:
+        reservations.ship(variant.id, warehouse.id, 1, reference="order:1", actor=staff)
+    assert refused.value.code == "not_reserved"
+
+
+def test_part_of_a_reservation_can_be_released(db, warehouse):
+    variant = make_variant()
+    receive(variant, warehouse, 5)
+    reservations.reserve([(variant.id, 3)], reference="order:1")
+    reservations.release_allocation(variant.id, warehouse.id, 2, reference="order:1")
+    assert level(variant, warehouse) == (5, 1)
+    with pytest.raises(Conflict):
+        reservations.release_allocation(variant.id, warehouse.id, 2, reference="order:1")
+
+
+def test_returned_goods_go_back_on_hand(db, warehouse, staff):
+    variant = make_variant()
+    reservations.restock_return(
+        variant.id, warehouse.id, 2, reference="return:5", actor=staff, reason="unopened"
+    )
+    assert level(variant, warehouse) == (2, 0)
+    assert [m.kind for m in movements(db, "return:5")] == ["return_restock"]
+
+
+def test_a_plain_reservation_is_one_statement_on_postgresql(db, warehouse, second_warehouse):
+    """The hot path: the level's row lock is held for one statement and the commit."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement reservation is PostgreSQL's; SQLite takes the portable way")
+    variant = make_variant(low_stock_threshold=0)  # no alert crossed: nothing else to write
+    receive(variant, warehouse, 1)
+    receive(variant, second_warehouse, 5)
+    db.session.flush()
+    statements = []
+
+    def count(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        [line] = reservations.reserve([(variant.id, 3)], reference="order:1")
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert [(a.location_id, a.quantity) for a in line.allocations] == [(second_warehouse.id, 3)]
+    assert level(variant, second_warehouse) == (5, 3)
+
+
+# ---- real concurrency (PostgreSQL) -----------------------------------------------------------
+
+
+def needs_postgresql(db):
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL; SQLite lets one transaction write at a time")
+
+
+def run_in_threads(app, db, count: int, work) -> list:
+    """Run work(index) in `count` threads at once, each in its own app context, session and
+    transaction; returns each outcome ("ok", an error code, or the unexpected exception)."""
+    start = threading.Barrier(count, timeout=30)
+    outcomes: list = [None] * count
+
+    def worker(index):
+        with app.app_context():
+            try:
+                start.wait()
+                outcomes[index] = work(index)
+            except Conflict as refused:
+                outcomes[index] = refused.code
+            except Exception as unexpected:  # what a 500 would have been
+                outcomes[index] = unexpected
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    return outcomes
+
+
+def test_many_concurrent_orders_never_oversell_and_lose_nothing(app, committed_db):
+    needs_postgresql(committed_db)
+    db = committed_db
+    location = LocationFactory(code="HOT", low_stock_threshold=5)
+    variant = make_variant()
+    subscriber = UserFactory(roles=["admin"])
+    alerts.subscribe(subscriber, actor=subscriber)
+    receive(variant, location, 10)
+    db.session.commit()
+    variant_id, location_id, address = variant.id, location.id, subscriber.email
+    attempts = 3
+
+    def buy(index):
+        results = []
+        for attempt in range(attempts):
+            try:
+                with transaction():
+                    reservations.reserve([(variant_id, 1)], reference=f"order:{index}-{attempt}")
+                results.append("ok")
+            except Conflict as refused:
+                results.append(refused.code)
+        return results
+
+    outcomes = run_in_threads(app, db, 16, buy)
+    flat = [
+        result for outcome in outcomes for result in (outcome if isinstance(outcome, list) else [outcome])
+    ]
+    assert flat.count("ok") == 10, outcomes
+    assert flat.count("out_of_stock") == 16 * attempts - 10, outcomes
+    db.session.expire_all()
+    stored = db.session.get(StockLevel, (variant_id, location_id))
+    assert (stored.on_hand, stored.reserved) == (10, 10)
+    allocations = db.session.scalar(
+        select(func.count()).select_from(InventoryMovement).where(InventoryMovement.kind == "allocation")
+    )
+    assert allocations == 10
+    assert ledger_mismatches() == []
+    # Ten orders crossed the threshold of 5 exactly once between them: one alert, one email.
+    assert db.session.scalar(select(func.count()).select_from(StockAlert)) == 1
+    mails = db.session.scalar(
+        select(func.count()).select_from(OutboxMessage).where(OutboxMessage.recipients == address)
+    )
+    assert mails == 1
+
+
+def test_concurrent_orders_of_the_same_items_in_opposite_order_do_not_deadlock(app, committed_db):
+    needs_postgresql(committed_db)
+    db = committed_db
+    location = LocationFactory(code="X")
+    first, second = make_variant(), make_variant()
+    receive(first, location, 100)
+    receive(second, location, 100)
+    db.session.commit()
+    ids = (first.id, second.id)
+
+    def order(index):
+        lines = [(ids[0], 1), (ids[1], 1)] if index % 2 else [(ids[1], 1), (ids[0], 1)]
+        for attempt in range(5):
+            with transaction():
+                reservations.reserve(lines, reference=f"order:{index}-{attempt}")
+        return "ok"
+
+    outcomes = run_in_threads(app, db, 12, order)
+    assert outcomes == ["ok"] * 12
+    db.session.expire_all()
+    reserved = db.session.scalars(select(StockLevel.reserved).order_by(StockLevel.variant_id)).all()
+    assert reserved == [60, 60]
+    assert ledger_mismatches() == []
+
+
+def test_concurrent_backorders_stay_within_the_limit(app, committed_db):
+    needs_postgresql(committed_db)
+    db = committed_db
+    LocationFactory(code="B")
+    variant = make_variant(backorder_policy="allow", backorder_limit=5)
+    db.session.commit()
+    variant_id = variant.id
+
+    def order(index):
+        with transaction():
+            reservations.reserve([(variant_id, 1)], reference=f"order:{index}")
+        return "ok"
+
+    outcomes = run_in_threads(app, db, 12, order)
+    assert sorted(map(str, outcomes)) == ["ok"] * 5 + ["out_of_stock"] * 7
+    assert db.session.scalar(select(func.sum(Backorder.quantity))) == 5
+
+
+def test_receipts_and_backordering_orders_racing_do_not_deadlock_or_lose_units(app, committed_db):
+    needs_postgresql(committed_db)
+    db = committed_db
+    location = LocationFactory(code="R")
+    first, second = (make_variant(backorder_policy="allow") for _ in range(2))
+    db.session.commit()
+    ids = (first.id, second.id)
+    location_id = location.id
+
+    def work(index):
+        for attempt in range(4):
+            with transaction():
+                if index % 2:
+                    receipt_lines = [
+                        receipts.ReceiptLineInput(ids[1], 2),
+                        receipts.ReceiptLineInput(ids[0], 2),
+                    ]
+                    location_row = db.session.get(StockLocation, location_id)
+                    receipts.receive_stock(location=location_row, lines=receipt_lines, actor=None)
+                else:
+                    reservations.reserve([(ids[0], 3), (ids[1], 3)], reference=f"order:{index}-{attempt}")
+        return "ok"
+
+    outcomes = run_in_threads(app, db, 10, work)
+    assert outcomes == ["ok"] * 10
+    db.session.expire_all()
+    # 5 receiving threads x 4 receipts x 2 units = 40 per variant; 5 x 4 orders x 3 = 60 ordered.
+    assert db.session.scalars(select(StockLevel.on_hand).order_by(StockLevel.variant_id)).all() == [40, 40]
+    for variant_id in ids:
+        reserved = db.session.get(StockLevel, (variant_id, location_id)).reserved
+        waiting = db.session.scalar(
+            select(func.coalesce(func.sum(Backorder.quantity), 0)).where(
+                Backorder.variant_id == variant_id, Backorder.status == "waiting"
+            )
+        )
+        assert (reserved, waiting) == (40, 20)
+    assert ledger_mismatches() == []
