@@ -112,6 +112,11 @@ def base_settings() -> dict:
         # Link in back-in-stock mail, e.g. https://shop.example.com/products/{slug}
         "STOREFRONT_PRODUCT_URL": env("STOREFRONT_PRODUCT_URL"),
         "LOW_STOCK_DEFAULT": env_int("LOW_STOCK_DEFAULT", 5),
+        # Are catalog prices what the customer pays (tax included) or net of tax?
+        "PRICES_INCLUDE_TAX": env_bool("PRICES_INCLUDE_TAX", True),
+        # Where the store is: taxes of a cart without an address are estimated for it.
+        "STORE_COUNTRY": env("STORE_COUNTRY", "NL"),
+        "CART_EXPIRY_DAYS": env_int("CART_EXPIRY_DAYS", 30),
         "DEFAULT_LOCALE": env("DEFAULT_LOCALE", "en_GB"),
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
