@@ -117,6 +117,7 @@ def base_settings() -> dict:
         # Where the store is: taxes of a cart without an address are estimated for it.
         "STORE_COUNTRY": env("STORE_COUNTRY", "NL"),
         "CART_EXPIRY_DAYS": env_int("CART_EXPIRY_DAYS", 30),
+        "CART_RATE_LIMIT": env("CART_RATE_LIMIT", "60 per minute"),
         "DEFAULT_LOCALE": env("DEFAULT_LOCALE", "en_GB"),
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -163,6 +164,8 @@ def testing_settings() -> dict:
         LOGIN_RATE_LIMIT="10000 per minute",
         # Tests change the catalog between requests: no answers kept across them.
         STORE_API_CACHE_SECONDS=0,
+        # Suites create many carts from one address; the limit has its own test.
+        CART_RATE_LIMIT="10000 per minute",
     )
     return settings
 

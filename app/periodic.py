@@ -8,9 +8,12 @@ The scheduler only enqueues; workers (python worker.py) run the jobs in the app 
 from rq import cron
 
 from app.blueprints.inventory.jobs import check_low_stock
+from app.blueprints.orders.jobs import expire_stale_carts
 from app.blueprints.system.jobs import prune_outbox, record_scheduler_heartbeat
 
 cron.register(record_scheduler_heartbeat, queue_name="high", interval=60)
 cron.register(prune_outbox, queue_name="default", cron="17 3 * * *", kwargs={"days": 30})
 # Low-stock alerts the movements did not raise or resolve (thresholds changed, levels that started low).
 cron.register(check_low_stock, queue_name="default", cron="*/15 * * * *")
+# Open carts nobody touched for CART_EXPIRY_DAYS are closed (they reserve nothing).
+cron.register(expire_stale_carts, queue_name="default", cron="40 * * * *")

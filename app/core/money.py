@@ -4,6 +4,7 @@ decimal string beside its ISO 4217 currency code. Never float."""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import ClassVar
 
 import marshmallow as ma
 from flask import current_app
@@ -26,7 +27,8 @@ def store_currency() -> str:
 
 
 class MoneyField(ma.fields.Decimal):
-    """A decimal string in the API ("19.90"), a Decimal inside; never a JSON number."""
+    """A decimal string in the API ("19.90"), a Decimal inside. Reading, it rounds to cents:
+    bodies people send use MoneyInput, which refuses JSON numbers and a third decimal."""
 
     def __init__(self, **kwargs):
         kwargs.setdefault("places", 2)
@@ -34,3 +36,25 @@ class MoneyField(ma.fields.Decimal):
         kwargs.setdefault("as_string", True)
         kwargs.setdefault("metadata", {"description": 'Decimal string, e.g. "19.90"', "example": "19.90"})
         super().__init__(**kwargs)
+
+
+class MoneyInput(MoneyField):
+    """Money in a body (API.md: decimal strings): a JSON number, or a third decimal, is a
+    422 on the field instead of being rounded (19.999 is a typo, not 20.00). Query strings
+    are text, so the same field serves the filters."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {
+        "not_string": 'Send the amount as a decimal string, like "19.90", not a JSON number.',
+        "too_many_places": "At most two decimals.",
+    }
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("not_string")
+        try:
+            exact = Decimal(value.strip())
+        except InvalidOperation:
+            exact = None  # not a number at all: the parent says so
+        if exact is not None and exact.is_finite() and exact != exact.quantize(CENT):
+            raise self.make_error("too_many_places")
+        return super()._deserialize(value, attr, data, **kwargs)

@@ -79,6 +79,18 @@ def add_security_headers(response):
     return response
 
 
+# Retry-After tells a client to wait (RFC 9110): only a 429 or a 503 means that.
+RETRY_AFTER_STATUSES = (429, 503)
+
+
+def drop_stray_retry_after(response):
+    """flask-limiter adds Retry-After to every rate-limited answer, even a 200; clients
+    that honour it would wait for nothing."""
+    if response.status_code not in RETRY_AFTER_STATUSES:
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def response_hsts_seconds() -> int:
     from flask import current_app
 
@@ -90,3 +102,6 @@ def init_security(app: Flask) -> None:
     app.before_request(reject_non_json_api_bodies)
     app.before_request(protect_portal_forms)
     app.after_request(add_security_headers)
+    # After-request hooks run last-registered first, and the limiter (set up before us)
+    # adds its headers in its own hook: put this one first in the list so it runs last.
+    app.after_request_funcs.setdefault(None, []).insert(0, drop_stray_retry_after)

@@ -101,7 +101,7 @@ def test_create_a_product_with_options_and_read_it_back(client, headers):
             {"sku": "TEE-S", "price": "10.00", "options": {"Size": "S", "Colour": "Red"}},
             {
                 "sku": "TEE-M",
-                "price": 12.5,
+                "price": "12.50",
                 "compare_at_price": "15",
                 "options": {"Size": "M", "Colour": "Red"},
             },
@@ -253,12 +253,68 @@ def test_options_then_generate_then_add_a_variant(client, headers):
     assert [v["sku"] for v in product["variants"]] == ["LAMP-BLACK", "LAMP-WHITE", "LAMP-RED"]
 
 
+@pytest.mark.parametrize(
+    ("body", "field", "message"),
+    [
+        ({"price": 19.99}, "price", "not a JSON number"),
+        ({"price": 20}, "price", "not a JSON number"),
+        ({"price": "19.999"}, "price", "At most two decimals."),
+        ({"compare_at_price": 25.5}, "compare_at_price", "not a JSON number"),
+        ({"cost_price": "4.001"}, "cost_price", "At most two decimals."),
+    ],
+)
+def test_money_in_a_body_is_a_decimal_string_with_two_decimals_at_most(
+    client, headers, db, body, field, message
+):
+    variant = ProductFactory(price=Decimal("10")).variants[0]
+    errors = field_errors(client.patch(f"{ADMIN}/variants/{variant.id}", json=body, headers=headers))
+    assert message in errors[field][0]
+    db.session.refresh(variant)
+    assert variant.price == Decimal("10.00")
+
+
+def test_money_in_new_variants_and_the_bulk_filter_is_checked_too(client, headers, db):
+    product = ProductFactory(price=Decimal("10"))
+    body = {"sku": "NEW-1", "price": "19.999"}
+    errors = field_errors(client.post(f"{ADMIN}/products/{product.id}/variants", json=body, headers=headers))
+    assert errors == {"price": ["At most two decimals."]}
+    body = {"name": "Lamp", "variants": [{"sku": "LAMP-9", "price": 19.99}]}
+    assert "variants.0.price" in field_errors(client.post(f"{ADMIN}/products", json=body, headers=headers))
+    body = {"filter": {"min_price": 5}, "adjustment": {"mode": "set", "value": "7.00"}}
+    assert "filter.min_price" in field_errors(
+        client.post(f"{ADMIN}/prices/bulk-change", json=body, headers=headers)
+    )
+
+
+@pytest.mark.parametrize(
+    ("adjustment", "message"),
+    [
+        ({"mode": "set", "value": 19.99}, "not a JSON number"),
+        ({"mode": "set", "value": "19.999"}, "At most two decimals."),
+        ({"mode": "amount", "value": "-0.005"}, "At most two decimals."),
+    ],
+)
+def test_a_bulk_change_value_is_a_decimal_string_never_rounded(client, headers, db, adjustment, message):
+    ProductFactory(price=Decimal("10"))
+    body = {"filter": {}, "adjustment": adjustment}
+    errors = field_errors(client.post(f"{ADMIN}/prices/bulk-change", json=body, headers=headers))
+    assert message in next(iter(errors.values()))[0]
+    assert list(db.session.scalars(select(Variant.price))) == [Decimal("10.00")]
+
+
+def test_a_percentage_may_have_more_decimals(client, headers, db):
+    ProductFactory(price=Decimal("10"))
+    body = {"filter": {}, "adjustment": {"mode": "percent", "value": "12.125"}}
+    response = client.post(f"{ADMIN}/prices/bulk-change", json=body, headers=headers)
+    assert response.status_code == 200 and response.get_json() == {"changed": 1}
+
+
 def test_variant_patch_records_price_history(client, db):
     user = UserFactory(roles=["admin"])
     headers = {"Authorization": f"Bearer {make_token(user, ALL_SCOPES)}"}
     variant = ProductFactory(price=Decimal("10")).variants[0]
     response = client.patch(
-        f"{ADMIN}/variants/{variant.id}", json={"price": "12.345", "reason": "supplier"}, headers=headers
+        f"{ADMIN}/variants/{variant.id}", json={"price": "12.35", "reason": "supplier"}, headers=headers
     )
     assert response.status_code == 200, response.text
     assert response.get_json()["price"] == "12.35"
@@ -334,6 +390,37 @@ def test_bulk_change_refuses_invalid_results_and_bad_bodies(client, headers):
     body = {"filter": {"sort": "x"}, "adjustment": {"mode": "double", "value": "nan"}}
     errors = field_errors(client.post(f"{ADMIN}/prices/bulk-change", json=body, headers=headers))
     assert set(errors) >= {"filter.sort", "adjustment.mode", "adjustment.value"}
+
+
+def test_bulk_change_with_a_stale_expected_count_is_a_conflict_and_changes_nothing(client, headers, db):
+    brand = BrandFactory()
+    ProductFactory(price=Decimal("10.00"), brand=brand)
+    body = {"filter": {"brand_id": brand.id}, "adjustment": {"mode": "set", "value": "7.00"}}
+    assert client.post(f"{ADMIN}/prices/preview", json=body, headers=headers).get_json()["count"] == 1
+    ProductFactory(price=Decimal("12.00"), brand=brand)  # the catalog moved on since the preview
+    response = client.post(f"{ADMIN}/prices/bulk-change", json={**body, "expected_count": 1}, headers=headers)
+    assert response.status_code == 409 and response.mimetype == PROBLEM
+    assert response.get_json()["code"] == "preview_out_of_date"
+    assert sorted(db.session.scalars(select(Variant.price))) == [Decimal("10.00"), Decimal("12.00")]
+    assert db.session.scalars(select(PriceChange)).all() == []
+    response = client.post(f"{ADMIN}/prices/bulk-change", json={**body, "expected_count": 2}, headers=headers)
+    assert response.status_code == 200 and response.get_json() == {"changed": 2}
+
+
+def test_bulk_change_expected_count_must_be_a_whole_number(client, headers):
+    body = {**BULK, "expected_count": "two"}
+    assert "expected_count" in field_errors(
+        client.post(f"{ADMIN}/prices/bulk-change", json=body, headers=headers)
+    )
+
+
+def test_an_invalid_compare_at_result_is_named_compare_at(client, headers):
+    ProductFactory(price=Decimal("10.00"))
+    body = {"filter": {}, "adjustment": {"mode": "set", "value": "5.00", "field": "compare_at_price"}}
+    errors = field_errors(client.post(f"{ADMIN}/prices/bulk-change", json=body, headers=headers))
+    assert errors["value"] == [
+        "1 variants would get an invalid compare-at price. Preview the change to see them."
+    ]
 
 
 # ---- categories and brands ---------------------------------------------------------------

@@ -319,6 +319,24 @@ def test_a_sku_of_another_product_and_options_colliding_with_a_known_variant_are
     assert variant(db, "LS-NEW") is None and product(db, "other") is None
 
 
+def test_new_options_for_a_known_sku_are_refused_with_the_way_that_exists(db, tmp_path, categories):
+    """A variant's options never change; the error says to add a new variant instead."""
+    run_file(write(tmp_path, SHIRT))
+    path = write(
+        tmp_path,
+        "product_slug,option1_name,option1_value,option2_name,option2_value,sku,price\n"
+        "linen-shirt,Size,L,Colour,White,LS-S-W,49\n",
+        name="2.csv",
+    )
+    errors = report(run_file(path))
+    assert errors[2] == {
+        "option1_value": [
+            "LS-S-W is “S / White”: a variant's options cannot change; add a new variant (new SKU) instead."
+        ]
+    }
+    assert variant(db, "LS-S-W").option_key == "Size=S|Colour=White"
+
+
 def test_a_service_refusal_while_writing_rolls_the_product_back(db, tmp_path, categories):
     """The services' own checks are the last word: a barcode another variant has is refused
     by update_variant after the product's first row was written, and that write is undone."""

@@ -125,6 +125,25 @@ def test_unknown_or_hidden_category_is_a_422_on_category(client, db, slug):
     assert list(body["errors"]) == ["category"]
 
 
+def test_brand_filter_lists_the_products_of_that_brand(client, db):
+    acme, other = BrandFactory(slug="acme"), BrandFactory(slug="other")
+    BrandFactory(slug="empty")
+    ProductFactory(slug="anvil", brand=acme)
+    ProductFactory(slug="rocket", brand=acme)
+    ProductFactory(slug="draft-anvil", brand=acme, status="draft")
+    ProductFactory(slug="kettle", brand=other)
+    ProductFactory(slug="no-brand")
+    assert sorted(listed(client, brand="acme")) == ["anvil", "rocket"]
+    assert listed(client, brand="other", category="") == ["kettle"]
+    assert listed(client, brand="empty") == []  # a brand with nothing for sale is no error
+
+
+def test_unknown_brand_is_a_422_on_brand(client, db):
+    ProductFactory(slug="anvil", brand=BrandFactory(slug="acme"))
+    body = assert_problem(client.get(f"{STORE}/products", query_string={"brand": "no-such-brand"}), 422)
+    assert list(body["errors"]) == ["brand"]
+
+
 def test_price_range_is_on_the_lowest_price_inclusive(client, db):
     for slug, price in [("cheap", "5.00"), ("low", "10.00"), ("mid", "20.00"), ("high", "30.00")]:
         ProductFactory(slug=slug, price=Decimal(price))

@@ -16,6 +16,7 @@ from app.blueprints.catalog.store_queries import ProductListFilter
 from app.core.errors import InvalidInput
 from tests.catalog.store_support import STORE, counted_statements, registered, reset_rate_limits
 from tests.factories.catalog import (
+    BrandFactory,
     CategoryFactory,
     LocationFactory,
     ProductFactory,
@@ -253,6 +254,26 @@ def test_answers_are_served_from_the_cache_for_its_seconds(client, db, answer_ca
     conditional = client.get(f"{STORE}/products/coat", headers={"If-None-Match": '"x"'})
     cached_304 = client.get(f"{STORE}/products/coat", headers={"If-None-Match": conditional.headers["ETag"]})
     assert cached_304.status_code == 304 and cached_304.headers["X-Cache"] == "hit"
+
+
+def test_the_brand_is_part_of_the_cached_answer_key(client, db, answer_cache):
+    ProductFactory(slug="anvil", brand=BrandFactory(slug="acme"))
+    ProductFactory(slug="kettle", brand=BrandFactory(slug="other"))
+    acme = client.get(f"{STORE}/products", query_string={"brand": "acme"})
+    other = client.get(f"{STORE}/products", query_string={"brand": "other"})
+    assert other.headers["X-Cache"] == "miss"
+    assert [p["slug"] for p in acme.get_json()] == ["anvil"]
+    assert [p["slug"] for p in other.get_json()] == ["kettle"]
+
+
+def test_the_brand_filter_adds_no_statement(client, db):
+    ProductFactory(slug="anvil", brand=BrandFactory(slug="acme"))
+    reset_rate_limits()
+    with counted_statements(db) as without:
+        client.get(f"{STORE}/products")
+    with counted_statements(db) as with_brand:
+        assert client.get(f"{STORE}/products", query_string={"brand": "acme"}).status_code == 200
+    assert len(with_brand) == len(without)
 
 
 def test_errors_are_never_cached(client, db, answer_cache):

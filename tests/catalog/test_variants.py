@@ -84,6 +84,22 @@ def test_removing_a_used_option_value_is_a_conflict(db):
     assert [v.value for v in product.options[0].values] == ["M", "S"]
 
 
+def test_a_value_a_deactivated_variant_uses_stays_and_the_message_says_delete(db):
+    product = simple()
+    services.set_options(product, {"Size": ["S", "M"]}, actor=None)
+    medium = next(
+        v for v in services.generate_variants(product, actor=None, price=Decimal(1)) if "M" in v.title
+    )
+    services.update_variant(medium, {"is_active": False}, actor=None)
+    with pytest.raises(Conflict) as refused:
+        services.set_options(product, {"Size": ["S"]}, actor=None)
+    assert refused.value.code == "option_value_in_use"
+    assert (
+        str(refused.value)
+        == "Variants use Size “M”: delete those variants first (a deactivated variant still uses it)."
+    )
+
+
 def test_option_names_and_values_are_checked(db):
     product = simple()
     with pytest.raises(InvalidInput) as error:

@@ -68,3 +68,16 @@ def test_request_id_is_echoed_or_made(client):
 
 def test_htmx_responses_vary_on_hx_request(client):
     assert "HX-Request" in client.get("/login", headers={"HX-Request": "true"}).headers.get("Vary", "")
+
+
+def test_retry_after_is_sent_only_when_the_client_must_wait(app, client, db):
+    """Rate-limit headers ride on every limited answer; Retry-After belongs to 429/503 only."""
+    app.config["STORE_API_RATE_LIMIT"] = "2 per minute"
+    first = client.get("/api/v1/store/products")
+    assert first.status_code == 200
+    assert "X-RateLimit-Limit" in first.headers
+    assert "Retry-After" not in first.headers
+    client.get("/api/v1/store/products")
+    refused = client.get("/api/v1/store/products")
+    assert refused.status_code == 429
+    assert int(refused.headers["Retry-After"]) > 0

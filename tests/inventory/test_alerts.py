@@ -120,3 +120,14 @@ def test_inactive_variants_and_locations_raise_no_alert(db, warehouse):
     services.adjust_stock(variant, warehouse, -5, reason="damaged", actor=None)
     assert jobs.check_low_stock()["raised"] == 0
     assert alert_rows(db) == []
+
+
+def test_an_alert_nobody_was_mailed_about_is_not_marked_emailed(db, warehouse):
+    variant = make_variant(low_stock_threshold=2)
+    receive(variant, warehouse, 3)
+    order(variant, 1, 1)
+    alert = db.session.scalar(select(StockAlert))
+    assert alert.status == "open"
+    assert jobs.send_alert_email(alert.id) == 0
+    db.session.refresh(alert)
+    assert alert.emailed_at is None

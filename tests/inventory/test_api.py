@@ -277,6 +277,18 @@ def test_a_receipt_with_bad_lines_saves_nothing(client, db, headers, warehouse):
     assert level(variant, warehouse) == (0, 0)
 
 
+@pytest.mark.parametrize(
+    ("unit_cost", "message"),
+    [(4.1, "not a JSON number"), (4, "not a JSON number"), ("4.105", "At most two decimals.")],
+)
+def test_a_unit_cost_is_a_decimal_string_never_rounded(client, db, headers, warehouse, unit_cost, message):
+    variant = make_variant()
+    body = {"location": "WH1", "lines": [{"sku": variant.sku, "quantity": 2, "unit_cost": unit_cost}]}
+    errors = problem(client.post(ADMIN + "/receipts", json=body, headers=headers), 422)["errors"]
+    assert list(errors) == ["lines.0.unit_cost"] and message in errors["lines.0.unit_cost"][0]
+    assert level(variant, warehouse) == (0, 0)
+
+
 def test_a_receipt_is_posted_as_csv_text(client, db, headers, warehouse):
     variant = make_variant()
     body = {"location": "WH1", "supplier": "Acme", "csv": f"sku,quantity,unit_cost\n{variant.sku},6,1.99\n"}

@@ -46,6 +46,7 @@ EXPECTED_PERMISSIONS = {
     "inventory.adjust": "inventory.write",
     "inventory.transfer": "inventory.write",
     "inventory.count": "inventory.write",
+    "inventory.stock_settings": "inventory.write",
     "inventory.new_receipt": "inventory.write",
     "inventory.receipts": "inventory.read",
     "inventory.receipt": "inventory.read",
@@ -93,6 +94,7 @@ WRITE_REQUESTS = [
     ("post", "/inventory/variants/{variant}/adjust"),
     ("post", "/inventory/variants/{variant}/transfer"),
     ("post", "/inventory/variants/{variant}/count"),
+    ("post", "/inventory/variants/{variant}/settings"),
 ]
 LOCATION_REQUESTS = [
     ("get", "/inventory/locations"),

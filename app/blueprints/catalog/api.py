@@ -28,7 +28,7 @@ from app.blueprints.catalog.schemas import (
     BrandCreateSchema,
     BrandSchema,
     BrandUpdateSchema,
-    BulkPriceChangeSchema,
+    BulkPriceApplySchema,
     BulkPriceResultSchema,
     CategoryCreateSchema,
     CategoryMoveSchema,
@@ -299,15 +299,22 @@ class PricePreview(MethodView):
 @api_bp.route("/prices/bulk-change")
 class BulkPriceChange(MethodView):
     @require_permission(CATALOG_PRICES)
-    @api_bp.arguments(BulkPriceChangeSchema)
+    @api_bp.arguments(BulkPriceApplySchema)
     @api_bp.response(200, BulkPriceResultSchema)
+    @api_bp.alt_response(409, description="`expected_count` given and the filter now matches another number")
     @api_bp.doc(security=BEARER)
     def post(self, data):
         """Change a price field of every variant of the filtered products (within the price
         bounds, when given): by percent, by an amount, or to a value. Refused whole (422)
-        when any result would be invalid; each change is recorded in the price history."""
+        when any result would be invalid; each change is recorded in the price history.
+        Send the preview's `count` as `expected_count` to refuse (409) a stale preview."""
         with transaction():
-            changed = pricing.apply_price_change(data["filter"], data["adjustment"], actor=current_user)
+            changed = pricing.apply_price_change(
+                data["filter"],
+                data["adjustment"],
+                actor=current_user,
+                expected_count=data.get("expected_count"),
+            )
         return {"changed": changed}
 
 

@@ -278,7 +278,8 @@ def plan_variants(group, product: Product, lookup: Lookup, problems: Problems) -
                 problems.add(
                     row,
                     "option1_value",
-                    f"{row.sku} is “{variant.title}”: change a variant's options in the product editor.",
+                    f"{row.sku} is “{variant.title}”: a variant's options cannot change; "
+                    "add a new variant (new SKU) instead.",
                 )
         else:
             if "price" not in row.variant:

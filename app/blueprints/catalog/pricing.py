@@ -19,12 +19,14 @@ from app.blueprints.catalog.models import PRICE_FIELDS, PriceChange, Product, Va
 from app.blueprints.catalog.queries import ProductFilter, filtered_product_ids, variant_conditions
 from app.blueprints.catalog.validation import FieldErrors
 from app.core import audit, events
-from app.core.errors import InvalidInput
+from app.core.errors import Conflict, InvalidInput
 from app.core.money import to_money
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
 
 MODES = ("percent", "amount", "set")
+# How messages name the price fields, as the portal labels them ("compare-at", hyphenated).
+FIELD_NAMES = {"price": "price", "compare_at_price": "compare-at price", "cost_price": "cost price"}
 # SQLite computes in binary floats: 10.005 may be 10.00499999...; nudging by far less than
 # a cent before truncating keeps its half-up rounding equal to Decimal's.
 FLOAT_NUDGE = 1e-7
@@ -219,14 +221,26 @@ def preview_price_change(
     return PricePreview(count=count, rows=rows, invalid_count=invalid_count, errors=errors)
 
 
-def apply_price_change(product_filter: ProductFilter, adjustment: PriceAdjustment, *, actor) -> int:
+def apply_price_change(
+    product_filter: ProductFilter, adjustment: PriceAdjustment, *, actor, expected_count: int | None = None
+) -> int:
     """Change the prices of the filtered variants as previewed; returns how many changed.
-    Refused whole (InvalidInput) when any result would be invalid."""
+    Refused whole (InvalidInput) when any result would be invalid. With `expected_count`
+    (the preview's count), refused whole (Conflict "preview_out_of_date") when the filter
+    now matches another number of variants: what was previewed is not what would change."""
     check_adjustment(adjustment)
     column, new, conditions, invalid = _statement_parts(product_filter, adjustment)
+    if expected_count is not None:
+        count = db.session.scalar(select(func.count()).select_from(Variant).where(*conditions))
+        if count != expected_count:
+            raise Conflict(
+                f"Nothing was changed: this filter now matches {count} variants, not the "
+                f"{expected_count} you previewed. Preview again.",
+                code="preview_out_of_date",
+            )
     invalid_count = db.session.scalar(select(func.count()).select_from(Variant).where(*conditions, invalid))
     if invalid_count:
-        message = f"{invalid_count} variants would get an invalid {adjustment.field.replace('_', ' ')}."
+        message = f"{invalid_count} variants would get an invalid {FIELD_NAMES[adjustment.field]}."
         raise InvalidInput(message, errors={"value": [message + " Preview the change to see them."]})
     db.session.flush()
     variant_ids = list(db.session.scalars(select(Variant.id).where(*conditions).order_by(Variant.id)))
@@ -260,7 +274,7 @@ def apply_price_change(product_filter: ProductFilter, adjustment: PriceAdjustmen
     audit.record(
         "catalog.prices.bulk_changed",
         actor=actor,
-        summary=f"Bulk {adjustment.field.replace('_', ' ')} change ({adjustment.mode} {adjustment.value}) "
+        summary=f"Bulk {FIELD_NAMES[adjustment.field]} change ({adjustment.mode} {adjustment.value}) "
         f"of {changed} variants",
         filter=product_filter.as_dict(),
         adjustment={

@@ -7,6 +7,8 @@ Output schemas list every field a client sees. Money is a decimal string beside
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -19,7 +21,7 @@ from app.blueprints.catalog.inputs import (
 from app.blueprints.catalog.models import BACKORDER_POLICIES, PRICE_FIELDS, PRODUCT_STATUSES, TAX_CLASSES
 from app.blueprints.catalog.pricing import MODES
 from app.blueprints.catalog.queries import SORTS, ProductFilter
-from app.core.money import MoneyField, store_currency
+from app.core.money import CENT, MoneyField, MoneyInput, store_currency
 
 MAX_DB_INT = 2**31 - 1
 
@@ -41,9 +43,28 @@ def text(max_length: int, **kwargs) -> ma.fields.String:
     return ma.fields.String(validate=validate.Length(max=max_length), **kwargs)
 
 
-def money_in(**kwargs) -> MoneyField:
-    # Strings or numbers in; the services refuse negatives with a field error.
-    return MoneyField(validate=validate.Range(min=-(10**10), max=10**10), **kwargs)
+class DecimalString(ma.fields.Decimal):
+    """A decimal as a JSON string ("12.5"); a JSON number is refused, since a client's JSON
+    library may already have turned it into a binary float (0.1 + 0.2)."""
+
+    default_error_messages: ClassVar[dict[str, str]] = {
+        "not_string": 'Send a decimal string, like "19.90", not a JSON number.'
+    }
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("as_string", True)
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, str):
+            raise self.make_error("not_string")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+def money_in(**kwargs) -> MoneyInput:
+    # The services refuse negatives with a field error.
+    return MoneyInput(validate=validate.Range(min=-(10**10), max=10**10), **kwargs)
 
 
 def drop_blank_query_args(data):
@@ -68,8 +89,8 @@ class ProductFilterSchema(ma.Schema):
     status = ma.fields.String(validate=validate.OneOf(PRODUCT_STATUSES))
     category_id = db_id(strict=False, metadata={"description": "Includes its sub-categories"})
     brand_id = db_id(strict=False)
-    min_price = MoneyField(validate=validate.Range(min=0, max=10**10))
-    max_price = MoneyField(validate=validate.Range(min=0, max=10**10))
+    min_price = MoneyInput(validate=validate.Range(min=0, max=10**10))
+    max_price = MoneyInput(validate=validate.Range(min=0, max=10**10))
     sort = ma.fields.String(load_default="name", validate=validate.OneOf(SORTS))
 
     @ma.pre_load
@@ -87,9 +108,26 @@ class AdjustmentSchema(ma.Schema):
         validate=validate.OneOf(MODES),
         metadata={"description": "percent (+10 / -15), amount (added, may be negative), set (the new price)"},
     )
-    value = ma.fields.Decimal(required=True, as_string=True, allow_nan=False)
+    value = DecimalString(
+        required=True,
+        metadata={
+            "description": 'A decimal string ("-15", "2.50"); an amount or price has at most two decimals'
+        },
+    )
     field = ma.fields.String(load_default="price", validate=validate.OneOf(PRICE_FIELDS))
     reason = text(200, load_default="")
+
+    @ma.validates_schema
+    def money_has_cents_at_most(self, data, **_kwargs):
+        # An amount or a price with a third decimal is a typo, not something to round.
+        value = data.get("value")
+        if (
+            data.get("mode") in ("amount", "set")
+            and value is not None
+            and value.is_finite()
+            and value != value.quantize(CENT)
+        ):
+            raise ma.ValidationError("At most two decimals.", "value")
 
     @ma.post_load
     def to_input(self, data, **_kwargs) -> PriceAdjustment:
@@ -99,6 +137,17 @@ class AdjustmentSchema(ma.Schema):
 class BulkPriceChangeSchema(ma.Schema):
     filter = ma.fields.Nested(ProductFilterSchema, load_default=lambda: ProductFilter())
     adjustment = ma.fields.Nested(AdjustmentSchema, required=True)
+
+
+class BulkPriceApplySchema(BulkPriceChangeSchema):
+    expected_count = ma.fields.Integer(
+        strict=True,
+        validate=validate.Range(min=0),
+        metadata={
+            "description": "The preview's `count`. When given and the filter now matches another "
+            "number of variants, the change is refused (409 preview_out_of_date) and nothing changes."
+        },
+    )
 
 
 class PricePreviewArgsSchema(BulkPriceChangeSchema):

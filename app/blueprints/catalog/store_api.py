@@ -40,7 +40,7 @@ CACHE_HEADERS = {
 }
 TOO_MANY = "Too many requests from this address (see Retry-After)"
 # The query arguments that change a list's matches, and those that change its answer.
-FILTER_ARGUMENTS = ("q", "category", "min_price", "max_price", "option", "in_stock")
+FILTER_ARGUMENTS = ("q", "category", "brand", "min_price", "max_price", "option", "in_stock")
 LIST_ARGUMENTS = (*FILTER_ARGUMENTS, "sort", "page", "page_size")
 
 
@@ -77,9 +77,9 @@ class Products(MethodView):
 
         `q` searches names, SKUs, brands and descriptions (on PostgreSQL full-text, every
         word as a prefix, ranked; elsewhere every word as a substring). An unknown
-        `category` is a 422 on `category`. Unknown query arguments are ignored; a known
-        one with a bad value is a 422 naming it. The total for `X-Pagination` counts
-        every match (as of a few seconds ago at most)."""
+        `category` is a 422 on `category`, an unknown `brand` on `brand`. Unknown query
+        arguments are ignored; a known one with a bad value is a 422 naming it. The total
+        for `X-Pagination` counts every match (as of a few seconds ago at most)."""
         totals = worker_cache("totals")
         key = request_key(FILTER_ARGUMENTS) if totals else ""
         cards, total = store_queries.product_list(

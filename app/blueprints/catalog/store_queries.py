@@ -2,10 +2,12 @@
 search, filters and sorts.
 
 A page of the list costs a fixed number of statements whatever its size: the category
-lookup (only with `category`), the page (ids on the sort's index, then what the cards
-show, brand joined, main image as a column), the count (none when the caller knows the
-total, when a ranked search counts in its page statement, or on a last page, which tells
-the total by itself), the page's variants for sale, and one availability query.
+lookup (only with `category`; `brand` is a subquery of the page, looked up on its own only
+when the page is empty, to tell an unknown slug from a brand with nothing for sale), the
+page (ids on the sort's index, then what the cards show, brand joined, main image as a
+column), the count (none when the caller knows the total, when a ranked search counts in
+its page statement, or on a last page, which tells the total by itself), the page's
+variants for sale, and one availability query.
 Availability comes only through `stock_view()` (inventory sits to our right). The
 product page is in store_product_page.py.
 
@@ -48,6 +50,7 @@ SEARCH_VECTOR = literal_column("products.search_vector")
 NOT_STOCKED = VariantAvailability(OUT_OF_STOCK, 0, 0)
 NOT_FOR_SALE = tuple(status for status in PRODUCT_STATUSES if status != "active")
 UNKNOWN_CATEGORY = "No category of the store has this slug."
+UNKNOWN_BRAND = "No brand of the store has this slug."
 
 
 # ---- the category tree ------------------------------------------------------------------
@@ -122,6 +125,7 @@ def visible_subtree_ids(slug: str) -> list[int]:
 class ProductListFilter:
     q: str = ""
     category: str | None = None  # a slug; its sub-categories are included
+    brand: str | None = None  # a slug
     min_price: Decimal | None = None  # both on the product's lowest price
     max_price: Decimal | None = None
     # Option name -> accepted values (lower case): a product matches when one of its active
@@ -215,6 +219,11 @@ def list_conditions(filters: ProductListFilter, category_ids: list[int] | None, 
         # answers it without touching the link rows.
         in_subtree = select(ProductCategory.product_id).where(ProductCategory.category_id.in_(category_ids))
         conditions.append(Product.id.in_(in_subtree))
+    if filters.brand is not None:
+        # A subquery, not a lookup first: the brand costs no statement of its own (an
+        # unknown slug is told apart from an empty brand only when the page is empty).
+        brand_id = select(Brand.id).where(Brand.slug == filters.brand).scalar_subquery()
+        conditions.append(Product.brand_id == brand_id)
     if filters.min_price is not None:
         conditions.append(Product.min_price >= filters.min_price)
     if filters.max_price is not None:
@@ -358,6 +367,10 @@ def category_count(category_ids: list[int]) -> Select:
     return select(products_linked.scalar_subquery() - not_for_sale.scalar_subquery())
 
 
+def brand_exists(slug: str) -> bool:
+    return db.session.scalar(select(Brand.id).where(Brand.slug == slug)) is not None
+
+
 def product_list(
     filters: ProductListFilter, page: int, page_size: int, *, total: int | None = None
 ) -> tuple[list[ProductCard], int]:
@@ -373,6 +386,8 @@ def product_list(
     rows = db.session.execute(
         product_page_query(conditions, keys, page, page_size, count_matches=in_one)
     ).all()
+    if not rows and filters.brand is not None and not brand_exists(filters.brand):
+        raise InvalidInput(UNKNOWN_BRAND, errors={"brand": [UNKNOWN_BRAND]})
     if in_one and rows:
         total = rows[0].total
     if total is None and 0 < len(rows) < page_size:

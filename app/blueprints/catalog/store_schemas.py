@@ -52,6 +52,10 @@ class ProductListArgsSchema(ma.Schema):
         validate=validate.Length(max=140),
         metadata={"description": "A category slug; products of its sub-categories are included"},
     )
+    brand = ma.fields.String(
+        validate=validate.Length(max=140),
+        metadata={"description": "A brand slug (the `brand.slug` of a product card)"},
+    )
     min_price = ma.fields.Decimal(
         validate=validate.Range(min=0, max=MAX_PRICE),
         metadata={"description": "On the product's lowest variant price, inclusive"},
@@ -112,6 +116,7 @@ class ProductListArgsSchema(ma.Schema):
         return store_queries.ProductListFilter(
             q=data.get("q", ""),
             category=data.get("category"),
+            brand=data.get("brand"),
             min_price=data.get("min_price"),
             max_price=data.get("max_price"),
             options=options,

@@ -214,8 +214,11 @@ def set_options(product: Product, options: dict[str, list[str]], *, actor) -> Pr
         gone = [value for value in option.values if keep is None or value.value not in keep]
         in_use = [value.value for value in gone if value.id in used_value_ids]
         if in_use:
+            # Deactivating does not free a value (an inactive variant keeps its options), so
+            # the message names the one thing that does.
             raise Conflict(
-                f"Variants use {option.name} “{in_use[0]}”: delete or change those variants first.",
+                f"Variants use {option.name} “{in_use[0]}”: delete those variants first "
+                "(a deactivated variant still uses it).",
                 code="option_value_in_use",
             )
         if option.name not in wanted_names:

@@ -215,6 +215,42 @@ class CountForm(LocationChoiceMixin, PortalForm):
         super().__init__(*args, prefix="count", **kwargs)
 
 
+# Whole numbers the catalog stores in an INTEGER column.
+MAX_SETTING = 2**31 - 1
+BACKORDER_POLICY_LABELS = {"deny": "Not allowed", "allow": "Allowed (ships when restocked)"}
+
+
+class StockSettingsForm(PortalForm):
+    """The variant's own stock settings (the catalog owns them: saved through
+    catalog.services.update_variant). Blank threshold or limit means "not set"."""
+
+    low_stock_threshold = IntegerField(
+        "Low-stock threshold",
+        validators=[Optional(), NumberRange(0, MAX_SETTING, message="A whole number, 0 or more.")],
+    )
+    backorder_policy = SelectField(
+        "Backorders",
+        choices=list(BACKORDER_POLICY_LABELS.items()),
+        validators=[InputRequired(message="Choose whether backorders are allowed.")],
+    )
+    backorder_limit = IntegerField(
+        "Backorder limit (units)",
+        validators=[Optional(), NumberRange(0, MAX_SETTING, message="A whole number, 0 or more.")],
+    )
+    expected_restock_date = DateField("Expected restock", validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, prefix="settings", **kwargs)
+
+    def changes(self) -> dict:
+        return {
+            "low_stock_threshold": self.low_stock_threshold.data,
+            "backorder_policy": self.backorder_policy.data,
+            "backorder_limit": self.backorder_limit.data,
+            "expected_restock_date": self.expected_restock_date.data,
+        }
+
+
 def movement_kind_choices() -> list[tuple[str, str]]:
     return [("", "All kinds"), *((kind, kind_label(kind)) for kind in MOVEMENT_KINDS)]
 

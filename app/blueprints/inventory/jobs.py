@@ -35,8 +35,12 @@ def check_low_stock() -> dict[str, int]:
 def send_alert_email(alert_id: int) -> int:
     """Mail one new low-stock alert to each subscriber, once: the alert is claimed by
     setting emailed_at where it is still empty. An alert resolved before the job ran is not
-    mailed. Returns the number of messages queued."""
+    mailed. With nobody subscribed the alert stays unclaimed (emailed_at empty), so the
+    alert does not claim a mail nobody got. Returns the number of messages queued."""
     with transaction():
+        recipients = alerts.subscribers()
+        if not recipients:
+            return 0
         claimed = db.session.execute(
             update(StockAlert)
             .where(StockAlert.id == alert_id, StockAlert.emailed_at.is_(None), StockAlert.status == "open")
@@ -47,7 +51,6 @@ def send_alert_email(alert_id: int) -> int:
             return 0
         alert = db.session.get(StockAlert, alert_id)
         variant = db.session.get(Variant, alert.variant_id)
-        recipients = alerts.subscribers()
         for user in recipients:
             send_inventory_mail(
                 user.email,

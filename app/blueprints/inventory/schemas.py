@@ -17,7 +17,7 @@ from app.blueprints.inventory.models import (
     MOVEMENT_KINDS,
 )
 from app.blueprints.inventory.queries import STOCK_SORTS
-from app.core.money import MoneyField, store_currency
+from app.core.money import MoneyField, MoneyInput, store_currency
 
 MAX_DB_INT = 2**31 - 1
 MAX_UNITS = 1_000_000
@@ -213,7 +213,7 @@ class MovementFeedSchema(ma.Schema):
 class ReceiptLineInSchema(ma.Schema):
     sku = sku_field()
     quantity = units(required=True)
-    unit_cost = MoneyField(allow_none=True, load_default=None, validate=validate.Range(min=0))
+    unit_cost = MoneyInput(allow_none=True, load_default=None, validate=validate.Range(min=0))
 
 
 class ReceiptHeaderFields(ma.Schema):

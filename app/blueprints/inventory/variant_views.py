@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, make_response, redirect, render_tem
 from flask_login import current_user
 from jinja2_fragments.flask import render_block, render_blocks
 
+from app.blueprints.catalog import services as catalog_services
 from app.blueprints.inventory import (
     INVENTORY_LOCATIONS,
     INVENTORY_READ,
@@ -24,6 +25,7 @@ from app.blueprints.inventory import (
 from app.blueprints.inventory.forms import (
     AdjustForm,
     CountForm,
+    StockSettingsForm,
     TransferForm,
     location_label,
     movement_kind_choices,
@@ -124,10 +126,12 @@ def action_forms(locations, **given) -> dict:
 
 
 def variant_page_context(variant, locations, *, args, **forms) -> dict:
+    settings_form = forms.pop("settings_form", None) or StockSettingsForm(formdata=None, obj=variant)
     return {
         **figures_context(variant, locations),
         **ledger_context(variant, locations, args),
         **action_forms(locations, **forms),
+        "settings_form": settings_form,
         "product_url": product_url(variant.product_id),
         "can_write": current_identity_can(INVENTORY_WRITE),
         "has_locations": bool(locations),
@@ -243,3 +247,22 @@ def count(variant_id):
             message = f"Counted {form.counted.data} × {variant.sku} at {location.code}: {change}."
             return action_succeeded(variant, locations, "count", message)
     return action_failed(variant, locations, "count", form)
+
+
+@bp.route(f"/inventory/variants/<{ID}:variant_id>/settings", methods=["POST"], endpoint="stock_settings")
+@require_permission(INVENTORY_WRITE)
+def stock_settings(variant_id):
+    """Low-stock threshold, backorder policy and limit, expected restock: the catalog's
+    variant fields, changed through the catalog's service (which validates and audits)."""
+    variant = variant_or_404(variant_id)
+    locations = services.list_locations()
+    form = StockSettingsForm()
+    if form.validate():
+        try:
+            with transaction():
+                catalog_services.update_variant(variant, form.changes(), actor=current_user)
+        except (InvalidInput, Conflict) as error:
+            place_errors(form, error)
+        else:
+            return action_succeeded(variant, locations, "settings", f"Stock settings of {variant.sku} saved.")
+    return action_failed(variant, locations, "settings", form)

@@ -22,3 +22,11 @@ store_api_bp = ApiBlueprint(
     "store_orders_api", __name__, url_prefix="/api/v1/store", description="Storefront carts"
 )
 extra_api_blueprints = (store_api_bp,)
+
+# Route modules and the seeder register themselves on import.
+from app.blueprints.orders import (  # noqa: E402,F401
+    seed,
+    settings_api,
+    settings_views,
+    store_api,
+)
