@@ -457,3 +457,19 @@ def test_a_registered_promo_code_handler_takes_the_codes(db):
         assert promo_codes.remove_promo_code(cart).promo_code is None
     finally:
         promo_codes.register_promo_code_handler(None)
+
+
+def test_claiming_refuses_a_merge_beyond_the_cart_item_limit(db, netherlands, monkeypatch):
+    monkeypatch.setattr(carts, "MAX_LINES", 2)
+    customer = CustomerFactory()
+    mine = carts.create_cart(customer=customer)
+    carts.add_line(mine, sku=sku_of(), quantity=1)
+    guest = carts.create_cart(email="ada@example.org")
+    carts.add_line(guest, sku=sku_of(), quantity=1)
+    carts.add_line(guest, sku=sku_of(), quantity=1)
+
+    with pytest.raises(Conflict) as refused:
+        carts.claim_guest_cart(guest, customer)
+
+    assert refused.value.code == "cart_full"
+    assert guest.customer_id is None and len(mine.lines) == 1

@@ -327,6 +327,18 @@ def test_quantity_above_what_can_be_ordered_is_flagged(netherlands):
     assert (line.availability.state, line.availability.available) == ("in_stock", 3)
     assert quote.total == D("44.95")  # still priced: the customer sees what lowering costs
     assert not quote.ready_for_checkout
+    assert line.availability.backordered_quantity == 0  # it takes no backorders
+
+
+def test_an_emptied_cart_charges_no_shipping_even_with_a_method_chosen(netherlands):
+    cart = make_cart((variant_of("10.00"), 1), address=NL_ADDRESS, method=method_of(netherlands))
+    cart.lines.clear()
+    _db.session.flush()
+
+    quote = pricing.price_cart(cart)
+
+    assert (quote.shipping, quote.tax_total, quote.total) == (None, D("0.00"), D("0.00"))
+    assert pricing.CART_EMPTY in quote.problems
 
 
 def test_backorderable_units_are_not_a_problem_and_say_when_they_come(netherlands):

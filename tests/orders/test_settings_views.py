@@ -420,7 +420,7 @@ def test_delete_a_tax_rate_after_confirmation(settings_portal):
 
 def test_the_demo_settings_are_seeded_once(db):
     assert seed.seed_shipping_and_taxes().startswith(
-        "Demo shipping and tax settings: 3 shipping zones, 15 tax rates"
+        "Demo shipping and tax settings: 3 shipping zones, 45 tax rates"
     )
     assert seed.seed_shipping_and_taxes() is None
     assert [zone.name for zone in shipping.list_zones()] == [

@@ -403,3 +403,10 @@ def test_the_cart_paths_are_in_the_openapi_document(client, db):
         "/api/v1/store/carts/{cart_id}/promo-code",
     ):
         assert path in paths
+
+
+def test_a_cart_does_not_reveal_how_much_stock_is_held(client, shop, db):
+    stock(shop, LocationFactory(), on_hand=33)  # 43 in all
+    cart_id = new_cart(client)["id"]
+    line = add(client, cart_id, shop.sku, 1).get_json()["lines"][0]
+    assert line["availability"]["available"] == 10  # "10 or more", as on the product page

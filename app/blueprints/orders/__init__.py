@@ -8,7 +8,7 @@ from app.core.permissions import define_permission
 
 ORDERS_READ = define_permission(
     "orders.read",
-    "See orders, carts and the shipping and tax settings",
+    "See orders and the shipping and tax settings",
     "Orders",
     default_roles=("sales", "support"),
 )

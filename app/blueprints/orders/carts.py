@@ -333,6 +333,13 @@ def claim_guest_cart(cart: Cart, customer: Customer) -> Cart:
         raise _not_found()
     require_open(cart)
     target = open_cart_of(customer, exclude_id=cart.id, for_update=True)
+    if target is not None:
+        merged_items = {line.variant_id for line in target.lines} | {line.variant_id for line in cart.lines}
+        if len(merged_items) > MAX_LINES:
+            raise Conflict(
+                f"Together the two carts hold more than {MAX_LINES} different items; remove some first.",
+                code="cart_full",
+            )
     cart.customer_id = customer.id
     touch(cart)
     if target is None:

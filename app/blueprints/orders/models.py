@@ -71,7 +71,8 @@ class ShippingMethod(db.Model):
     name: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(16), default="flat")
     flat_rate: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
-    # Orders whose goods total (after discounts, as the customer pays it) reaches this ship free.
+    # Orders whose goods total (after discounts; gross in a tax-inclusive store, net in a
+    # tax-exclusive one) reaches this ship free.
     free_over: Mapped[Decimal | None] = mapped_column(Numeric(12, 2))
     tax_class: Mapped[str] = mapped_column(String(40), default="standard")
     is_active: Mapped[bool] = mapped_column(default=True)

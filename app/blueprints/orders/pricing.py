@@ -271,7 +271,8 @@ def price_cart(
             problems.append(SHIPPING_NOT_POSSIBLE)
     else:
         problems.append(SHIPPING_ADDRESS_REQUIRED)
-    shipping_price = chosen.price if chosen is not None else None
+    # Nothing to ship, nothing to pay for shipping (an emptied cart keeps its method).
+    shipping_price = chosen.price if chosen is not None and counted else None
 
     tax_classes = {line.tax_class for line in counted}
     if shipping_price is not None:
@@ -359,7 +360,10 @@ def _priced_lines(cart: Cart) -> list[LineQuote]:
                 available=stock.available,
                 backorderable=stock.backorderable,
                 expected_restock_date=stock.expected_restock_date,
-                backordered_quantity=max(line.quantity - stock.available, 0),
+                # Units that would ship later: only where the variant takes backorders.
+                backordered_quantity=max(line.quantity - stock.available, 0)
+                if quote.counts and stock.backorderable != 0
+                else 0,
             )
             can_order = None if stock.backorderable is None else stock.available + stock.backorderable
             if quote.counts and can_order is not None and line.quantity > can_order:

@@ -1,5 +1,5 @@
 """Demo shipping and tax settings: three zones (the Netherlands, the rest of the EU the
-store ships to, the United Kingdom) with their methods, and VAT rates of five countries.
+store ships to, the United Kingdom) with their methods, and VAT rates of every country it ships to.
 Everything goes through the settings services; a zone or rate already there is left as
 it is, so running the seeder again adds only what is missing."""
 
@@ -44,6 +44,17 @@ TAX_RATES = {
     "DE": {"standard": "19", "reduced": "7", "zero": "0"},
     "FR": {"standard": "20", "reduced": "5.5", "zero": "0"},
     "GB": {"standard": "20", "reduced": "5", "zero": "0"},
+    # The rest of the EU zone, so every destination the demo ships to is taxed.
+    "LU": {"standard": "17", "reduced": "8", "zero": "0"},
+    "AT": {"standard": "20", "reduced": "10", "zero": "0"},
+    "ES": {"standard": "21", "reduced": "10", "zero": "0"},
+    "IT": {"standard": "22", "reduced": "10", "zero": "0"},
+    "IE": {"standard": "23", "reduced": "13.5", "zero": "0"},
+    "DK": {"standard": "25", "reduced": "25", "zero": "0"},
+    "SE": {"standard": "25", "reduced": "12", "zero": "0"},
+    "FI": {"standard": "25.5", "reduced": "14", "zero": "0"},
+    "PT": {"standard": "23", "reduced": "13", "zero": "0"},
+    "PL": {"standard": "23", "reduced": "8", "zero": "0"},
 }
 
 

@@ -8,6 +8,7 @@ the cart does not take is a 422 naming it. Money is a decimal string beside the 
 import marshmallow as ma
 from marshmallow import ValidationError, validate, validates_schema
 
+from app.blueprints.catalog.store_product_page import AVAILABLE_CAP
 from app.blueprints.orders.carts import MAX_QUANTITY, MIN_QUANTITY
 from app.core.money import MoneyField
 
@@ -97,9 +98,15 @@ class CartPromoCodeSchema(ma.Schema):
 
 class CartLineAvailabilitySchema(ma.Schema):
     state = ma.fields.String(metadata={"description": "in_stock, backorder or out_of_stock"})
-    available = ma.fields.Integer(metadata={"description": "Units that can ship now"})
-    backorderable = ma.fields.Integer(
-        allow_none=True, metadata={"description": "More units that may be ordered; null: no limit"}
+    # Capped as on the product page: a cart must not tell anyone how much stock we hold.
+    available = ma.fields.Function(
+        lambda a: min(a.available, AVAILABLE_CAP),
+        metadata={"description": f"Units that can ship now ({AVAILABLE_CAP} means {AVAILABLE_CAP} or more)"},
+    )
+    backorderable = ma.fields.Function(
+        lambda a: None if a.backorderable is None else min(a.backorderable, AVAILABLE_CAP),
+        allow_none=True,
+        metadata={"description": f"More units that may be ordered; null: no limit ({AVAILABLE_CAP} or more)"},
     )
     expected_restock_date = ma.fields.Date(allow_none=True)
     backordered_quantity = ma.fields.Integer(
