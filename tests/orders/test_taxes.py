@@ -134,6 +134,12 @@ def test_update_changes_the_given_fields_and_a_default_name_follows_the_percenta
     assert first.data["changes"] == {"percent": ["6.00", "9.00"], "name": ["VAT 6%", "VAT 9%"]}
 
 
+def test_a_form_sending_back_the_default_name_still_renames_with_the_new_percentage(db):
+    rate = taxes.create_tax_rate(actor=None, country="IT", tax_class="standard", percent="22")
+    taxes.update_tax_rate(rate, actor=None, percent="23", name="VAT 22%")
+    assert (rate.rate, rate.name) == (D("0.2300"), "VAT 23%")
+
+
 def test_update_refuses_a_class_already_rated_and_keeps_the_row(db):
     tax_rates("NL", {"standard": 21, "reduced": 9})
     reduced = taxes.list_tax_rates("NL")[0]

@@ -223,8 +223,9 @@ def update_tax_rate(
     clean = _check(values, errors, exclude_id=rate.id)
     fraction = rate.rate if percent is UNSET else rate_from_percent(percent, errors)
     errors.raise_if_any()
-    renamed = name is not UNSET and bool(clean["name"])
     old_default = default_name(percent_of(rate.rate))
+    # The portal's form sends the name back unchanged: the old default is not a new name.
+    renamed = name is not UNSET and bool(clean["name"]) and clean["name"] != old_default
     for key, value in clean.items():
         setattr(rate, key, value)
     # A name that was the default follows the percentage; one typed by a person stays.
