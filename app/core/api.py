@@ -2,9 +2,10 @@
 
 import marshmallow as ma
 from flask_smorest import Api
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
-from app.core import errors
+from app.core import errors, races
 
 
 class ProblemSchema(ma.Schema):
@@ -34,6 +35,7 @@ class ProblemApi(Api):
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, self.handle_http_exception)
         self._app.register_error_handler(errors.DomainError, errors.handle_domain_error)
+        self._app.register_error_handler(IntegrityError, races.handle_integrity_error)
 
     def handle_http_exception(self, error):
         return errors.handle_http_exception(error)

@@ -15,6 +15,16 @@ def paginate(query, per_page: int = 25):
     return db.paginate(query, per_page=per_page, max_per_page=MAX_PER_PAGE, error_out=False)
 
 
+def api_page(query, pagination_parameters) -> list:
+    """One page of `query` for a flask-smorest `@paginate` endpoint; the total goes to the
+    X-Pagination header."""
+    page = db.paginate(
+        query, page=pagination_parameters.page, per_page=pagination_parameters.page_size, error_out=False
+    )
+    pagination_parameters.item_count = page.total
+    return page.items
+
+
 def page_url(page: int) -> str:
     """The current URL with `page` replaced, keeping search and filters."""
     args = request.args.to_dict()

@@ -4,11 +4,8 @@ catalog.write, and any change of a price (one variant's or in bulk) catalog.pric
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from flask.views import MethodView
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from app.blueprints.catalog import (
     CATALOG_PRICES,
@@ -51,33 +48,18 @@ from app.blueprints.catalog.schemas import (
     as_option_dict,
     node_as_dict,
 )
-from app.core.errors import Conflict, PermissionDenied
+from app.core.errors import PermissionDenied
+from app.core.pagination import api_page
 from app.core.permissions import current_identity_can, log_denial, require_permission
+from app.core.races import constraint_race_is_a_conflict
 from app.core.transaction import transaction
-from app.extensions import db
 
 BEARER = [{"bearerAuth": []}]
 # Ids beyond the database's integer range are simply not found (SQLite cannot even bind them).
 ID = "int(max=2147483647)"
+# Unique columns a racing request may take first -> the body field they guard.
+UNIQUE_FIELDS = {"sku": "sku", "barcode": "barcode", "slug": "slug", "name": "name"}
 PRODUCT_FIELDS = ("name", "slug", "description", "status", "tax_class", "seo_title", "seo_description")
-
-
-@contextmanager
-def unique_race_is_a_conflict():
-    """Two requests may both pass the services' uniqueness checks; the unique indexes then
-    refuse the second, which is a 409 like any conflict with the current state."""
-    try:
-        yield
-    except IntegrityError as error:
-        message = str(error.orig).lower()
-        for field in ("sku", "barcode", "slug", "name"):
-            if field in message:
-                raise Conflict(
-                    f"Another record took this {field} meanwhile.",
-                    code=f"{field}_taken",
-                    errors={field: ["Already in use."]},
-                ) from error
-        raise
 
 
 def require_price_permission() -> None:
@@ -100,14 +82,6 @@ def product_input(product, data: dict) -> ProductInput:
     )
 
 
-def paginated(query, pagination_parameters):
-    page = db.paginate(
-        query, page=pagination_parameters.page, per_page=pagination_parameters.page_size, error_out=False
-    )
-    pagination_parameters.item_count = page.total
-    return page.items
-
-
 # ---- products ----------------------------------------------------------------------------
 
 
@@ -120,7 +94,7 @@ class Products(MethodView):
     @api_bp.doc(security=BEARER)
     def get(self, product_filter, pagination_parameters):
         """Products, filtered (q, status, category incl. sub-categories, brand, price) and sorted"""
-        return paginated(queries.product_list_query(product_filter), pagination_parameters)
+        return api_page(queries.product_list_query(product_filter), pagination_parameters)
 
     @require_permission(CATALOG_WRITE)
     @api_bp.arguments(ProductCreateSchema)
@@ -130,7 +104,7 @@ class Products(MethodView):
         """Create a product with its options and variants (one variant without options)"""
         options = as_option_dict(data.pop("options", []))
         variants = data.pop("variants")
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             product = services.create_product(
                 ProductInput(**data), actor=current_user, options=options, variants=variants
             )
@@ -152,7 +126,7 @@ class ProductItem(MethodView):
     @api_bp.doc(security=BEARER)
     def patch(self, data, product_id):
         """Change the fields given; categories, images and attributes replace the lists"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             product = services.get_product(product_id)
             services.update_product(product, product_input(product, data), actor=current_user)
         return services.get_product(product_id)
@@ -204,7 +178,7 @@ class ProductVariantGeneration(MethodView):
     @api_bp.doc(security=BEARER)
     def post(self, data, product_id):
         """Create the missing option combinations at one price; returns the new variants"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             product = services.get_product(product_id)
             created = services.generate_variants(
                 product, actor=current_user, price=data["price"], sku_prefix=data.get("sku_prefix")
@@ -221,7 +195,7 @@ class ProductVariants(MethodView):
     @api_bp.doc(security=BEARER)
     def post(self, data, product_id):
         """Add one variant with its option values, SKU and price"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             return services.add_variant(services.get_product(product_id), data, actor=current_user)
 
 
@@ -247,7 +221,7 @@ class VariantItem(MethodView):
         reason = data.pop("reason", "")
         if any(field in data for field in PRICE_FIELDS):
             require_price_permission()
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             variant = services.get_variant(variant_id)
             return services.update_variant(variant, data, actor=current_user, reason=reason)
 
@@ -336,7 +310,7 @@ class Categories(MethodView):
     @api_bp.doc(security=BEARER)
     def post(self, data):
         """Create a category, last among its siblings"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             return categories.create_category(actor=current_user, **data)
 
 
@@ -355,7 +329,7 @@ class CategoryItem(MethodView):
     @api_bp.doc(security=BEARER)
     def patch(self, data, category_id):
         """Change the fields given (to move it, use /move)"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             return categories.update_category(
                 categories.get_category(category_id), actor=current_user, **data
             )
@@ -406,7 +380,7 @@ class Brands(MethodView):
     @api_bp.doc(security=BEARER)
     def post(self, data):
         """Create a brand (name and slug unique)"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             return brands.create_brand(actor=current_user, **data)
 
 
@@ -418,7 +392,7 @@ class BrandItem(MethodView):
     @api_bp.doc(security=BEARER)
     def patch(self, data, brand_id):
         """Change the fields given"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             return brands.update_brand(brands.get_brand(brand_id), actor=current_user, **data)
 
     @require_permission(CATALOG_WRITE)

@@ -22,8 +22,9 @@ from app.blueprints.catalog.forms import (
     place_errors,
 )
 from app.blueprints.catalog.models import Category, Product, ProductCategory
-from app.blueprints.catalog.views import ID, is_htmx, wants_fragment
+from app.blueprints.catalog.views import ID
 from app.core.errors import Conflict, InvalidInput
+from app.core.htmx import is_htmx, wants_fragment
 from app.core.navigation import register_nav
 from app.core.permissions import current_identity_can, require_permission
 from app.core.transaction import transaction

@@ -14,8 +14,8 @@ from jinja2_fragments.flask import render_block
 from app.blueprints.catalog import CATALOG_IMPORT, bp, brands, categories, exports, imports
 from app.blueprints.catalog.forms import ProductFilterForm
 from app.blueprints.catalog.import_files import OPTION_COLUMNS, PRODUCT_COLUMNS, VARIANT_COLUMNS
-from app.blueprints.catalog.views import wants_fragment
 from app.core.errors import InvalidInput
+from app.core.htmx import wants_fragment
 from app.core.import_runs import error_report_response, flash_queued, upload_limit_mb
 from app.core.navigation import register_nav
 from app.core.permissions import require_permission

@@ -14,8 +14,8 @@ from jinja2_fragments.flask import render_block
 
 from app.blueprints.catalog import CATALOG_PRICES, bp, brands, categories, pricing
 from app.blueprints.catalog.forms import PRICE_FIELD_LABELS, PriceChangeForm, ProductFilterForm, place_errors
-from app.blueprints.catalog.views import wants_fragment
 from app.core.errors import InvalidInput
+from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
 from app.core.permissions import require_permission
 from app.core.transaction import transaction

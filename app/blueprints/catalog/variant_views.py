@@ -22,12 +22,11 @@ from app.blueprints.catalog.variant_forms import AddVariantForm, VariantRowForm,
 from app.blueprints.catalog.views import (
     ID,
     PAGE_TEMPLATE,
-    is_htmx,
     product_context,
     render_product_page,
-    wants_fragment,
 )
 from app.core.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from app.core.htmx import is_htmx, wants_fragment
 from app.core.permissions import current_identity_can, require_permission
 from app.core.transaction import transaction
 from app.extensions import db

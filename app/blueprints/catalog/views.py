@@ -41,6 +41,7 @@ from app.blueprints.catalog.product_forms import (
 from app.blueprints.catalog.rendering import markdown_to_safe_html
 from app.blueprints.catalog.variant_forms import AddVariantForm
 from app.core.errors import Conflict, InvalidInput
+from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
 from app.core.pagination import paginate
 from app.core.permissions import current_identity_can, require_permission
@@ -55,20 +56,6 @@ PAGE_TEMPLATE = "catalog/product.html"
 
 
 # --- Shared by the catalog's views -----------------------------------------------------
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def wants_fragment(target: str) -> bool:
-    """An HTMX request that swaps the element with id `target` (not a history restore,
-    which needs the whole page)."""
-    return (
-        is_htmx()
-        and request.headers.get("HX-History-Restore-Request") != "true"
-        and request.headers.get("HX-Target") == target
-    )
 
 
 @bp.after_request

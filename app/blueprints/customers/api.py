@@ -3,12 +3,9 @@ mail and chat integrations, and syncs that walk every customer with a keyset cur
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from flask.views import MethodView
 from flask_login import current_user
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from app.blueprints.auth.services import find_user_by_email
@@ -38,12 +35,23 @@ from app.blueprints.customers.schemas import (
     InteractionCreateSchema,
     InteractionSchema,
 )
-from app.core.errors import Conflict, InvalidInput
+from app.core.errors import InvalidInput
+from app.core.pagination import api_page
 from app.core.permissions import require_permission
+from app.core.races import constraint_race_is_a_conflict
 from app.core.transaction import transaction
 from app.extensions import db
 
 BEARER = [{"bearerAuth": []}]
+
+
+def email_race_is_a_conflict():
+    """The unique index on customers.email refusing a racing request: the check's own 409."""
+    return constraint_race_is_a_conflict(
+        {"email": "email"}, message="Another customer has this email address.", code="customer_email_taken"
+    )
+
+
 # Ids beyond the database's integer range are simply not found (SQLite cannot even bind them).
 ID = "int(max=2147483647)"
 # API sort keys -> the keys of the list builder the portal and the CSV export share.
@@ -114,22 +122,6 @@ def active_staff(email: str):
     return user
 
 
-@contextmanager
-def unique_email_race_is_a_conflict():
-    """Two requests may both pass the service's uniqueness check; the unique index on
-    customers.email then refuses the second, which is the same 409 as the check's."""
-    try:
-        yield
-    except IntegrityError as error:
-        if "email" not in str(error.orig).lower():
-            raise
-        raise Conflict(
-            "Another customer has this email address.",
-            code="customer_email_taken",
-            errors={"email": ["Another customer has this email address."]},
-        ) from error
-
-
 # ---- customers -------------------------------------------------------------------------
 
 
@@ -142,14 +134,7 @@ class Customers(MethodView):
     @api_bp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """Customers, filtered and sorted (newest first by default), page by page"""
-        page = db.paginate(
-            customer_list_query(filters),
-            page=pagination_parameters.page,
-            per_page=pagination_parameters.page_size,
-            error_out=False,
-        )
-        pagination_parameters.item_count = page.total
-        return page.items
+        return api_page(customer_list_query(filters), pagination_parameters)
 
     @require_permission(CUSTOMERS_WRITE)
     @api_bp.arguments(CustomerCreateSchema)
@@ -159,7 +144,7 @@ class Customers(MethodView):
     def post(self, data):
         """Create a customer (a lead unless a status is given); the email is unique"""
         phones, tags = data.pop("phones", ()), data.pop("tags", ())
-        with unique_email_race_is_a_conflict(), transaction():
+        with email_race_is_a_conflict(), transaction():
             return services.create_customer(data, actor=current_user, phones=phones, tags=tags)
 
 
@@ -196,7 +181,7 @@ class CustomerItem(MethodView):
         """Change the fields given; `phones` and `tags`, when given, replace the lists.
         Purchase figures are read-only (kept current from orders)."""
         phones, tags = data.pop("phones", None), data.pop("tags", None)
-        with unique_email_race_is_a_conflict(), transaction():
+        with email_race_is_a_conflict(), transaction():
             customer = services.get_customer(customer_id)
             return services.update_customer(customer, data, actor=current_user, phones=phones, tags=tags)
 
@@ -260,11 +245,7 @@ class CustomerInteractions(MethodView):
             .where(Interaction.customer_id == customer.id)
             .order_by(Interaction.occurred_at.desc(), Interaction.id.desc())
         )
-        page = db.paginate(
-            query, page=pagination_parameters.page, per_page=pagination_parameters.page_size, error_out=False
-        )
-        pagination_parameters.item_count = page.total
-        return page.items
+        return api_page(query, pagination_parameters)
 
     @require_permission(INTERACTIONS_WRITE)
     @api_bp.arguments(InteractionCreateSchema)

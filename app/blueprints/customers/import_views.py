@@ -12,8 +12,8 @@ from wtforms import StringField
 from wtforms.validators import Length, Optional
 
 from app.blueprints.customers import CUSTOMERS_IMPORT, bp, imports
-from app.blueprints.customers.views import wants_fragment
 from app.core.errors import InvalidInput
+from app.core.htmx import wants_fragment
 from app.core.import_runs import error_report_response, flash_queued, upload_limit_mb
 from app.core.navigation import register_nav
 from app.core.permissions import require_permission

@@ -31,6 +31,7 @@ from app.blueprints.customers.segment_builder import (
 from app.blueprints.customers.segment_models import SEGMENT_KINDS, Segment
 from app.blueprints.customers.segment_rules import describe, validate_rules
 from app.core.errors import Conflict, DomainError, InvalidInput
+from app.core.htmx import is_htmx
 from app.core.navigation import register_nav
 from app.core.pagination import paginate
 from app.core.permissions import current_identity_can, require_permission
@@ -50,10 +51,6 @@ class Preview:
 
     count: int | None = None
     problems: tuple[str, ...] = ()
-
-
-def is_htmx() -> bool:
-    return bool(request.headers.get("HX-Request"))
 
 
 def preview_of(builder: RuleGroup) -> Preview:

@@ -44,6 +44,7 @@ from app.blueprints.customers.forms import (
 from app.blueprints.customers.rendering import markdown_to_html
 from app.core.errors import Conflict, InvalidInput
 from app.core.formatting import viewer_timezone
+from app.core.htmx import is_htmx, wants_fragment
 from app.core.navigation import register_nav
 from app.core.pagination import paginate
 from app.core.permissions import current_identity_can, require_permission
@@ -73,20 +74,6 @@ def day_filter(value: date | datetime | None, format: str = "short") -> str:
     if isinstance(value, datetime):
         value = value.astimezone(viewer_timezone()).date()
     return format_date(value, format=format, locale=current_app.config["DEFAULT_LOCALE"])
-
-
-def wants_fragment(target: str) -> bool:
-    """An HTMX request that swaps the element with id `target` (not a history restore,
-    which needs the whole page)."""
-    return (
-        request.headers.get("HX-Request") == "true"
-        and request.headers.get("HX-History-Restore-Request") != "true"
-        and request.headers.get("HX-Target") == target
-    )
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 def list_url(**changes) -> str:

@@ -11,7 +11,7 @@ from jinja2_fragments.flask import render_block
 from app.blueprints.inventory import INVENTORY_READ, alerts, bp, services, view_queries
 from app.blueprints.inventory.forms import location_label
 from app.blueprints.inventory.queries import AlertRow
-from app.blueprints.inventory.views import wants_fragment
+from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
 from app.core.permissions import require_permission
 from app.core.transaction import transaction

@@ -15,9 +15,10 @@ from jinja2_fragments.flask import render_block
 
 from app.blueprints.inventory import INVENTORY_READ, INVENTORY_WRITE, bp, receipts, services, view_queries
 from app.blueprints.inventory.forms import MAX_RECEIPT_ROWS, ReceiptFilterForm, ReceiptForm
-from app.blueprints.inventory.views import ID, wants_fragment
+from app.blueprints.inventory.views import ID
 from app.core.errors import InvalidInput
 from app.core.formatting import viewer_timezone
+from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
 from app.core.permissions import current_identity_can, require_permission
 from app.core.transaction import transaction

@@ -32,8 +32,9 @@ from app.blueprints.inventory.forms import (
     place_errors,
 )
 from app.blueprints.inventory.models import MOVEMENT_KINDS
-from app.blueprints.inventory.views import ID, is_htmx, wants_fragment
+from app.blueprints.inventory.views import ID
 from app.core.errors import Conflict, InvalidInput
+from app.core.htmx import is_htmx, wants_fragment
 from app.core.permissions import current_identity_can, require_permission
 from app.core.transaction import transaction
 

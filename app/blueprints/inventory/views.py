@@ -16,6 +16,7 @@ from app.blueprints.inventory import INVENTORY_READ, INVENTORY_WRITE, bp, querie
 from app.blueprints.inventory.forms import StockFilterForm, kind_label
 from app.core import csv_stream
 from app.core.errors import InvalidInput
+from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
 from app.core.permissions import current_identity_can, require_permission
 from app.core.timeutil import utcnow
@@ -28,20 +29,6 @@ LIST_TEMPLATE = "inventory/stock.html"
 
 
 # --- Shared by the inventory views -------------------------------------------------------
-
-
-def is_htmx() -> bool:
-    return request.headers.get("HX-Request") == "true"
-
-
-def wants_fragment(target: str) -> bool:
-    """An HTMX request that swaps the element with id `target` (not a history restore,
-    which needs the whole page)."""
-    return (
-        is_htmx()
-        and request.headers.get("HX-History-Restore-Request") != "true"
-        and request.headers.get("HX-Target") == target
-    )
 
 
 @bp.after_request

@@ -3,11 +3,8 @@ destinations and methods, and tax rates. Reads need orders.read, changes orders.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from flask.views import MethodView
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from app.blueprints.orders import ORDERS_READ, ORDERS_SETTINGS, api_bp, shipping, shipping_methods, taxes
 from app.blueprints.orders.settings_schemas import (
@@ -22,51 +19,27 @@ from app.blueprints.orders.settings_schemas import (
     ZoneSchema,
     ZoneUpdateSchema,
 )
-from app.core.errors import Conflict
+from app.core.pagination import api_page
 from app.core.permissions import require_permission
+from app.core.races import constraint_race_is_a_conflict
 from app.core.transaction import transaction
-from app.extensions import db
 
 BEARER = [{"bearerAuth": []}]
 # Ids beyond the database's integer range are simply not found (SQLite cannot even bind them).
 ID = "int(max=2147483647)"
 # A unique index as PostgreSQL and SQLite name it -> the body field a racing request took first.
-UNIQUE_FIELDS = (
-    ("uq_shipping_zones_name", "shipping_zones.name", "name"),
-    ("uq_shipping_zone_countries_country_region", "shipping_zone_countries.country", "countries"),
-    ("uq_shipping_methods_zone_code", "shipping_methods.zone_id", "code"),
-    ("uq_shipping_rate_bands_method_weight", "shipping_rate_bands.method_id", "bands"),
-    ("uq_tax_rates_country_region_class", "tax_rates.country", "tax_class"),
-)
-
-
-@contextmanager
-def unique_race_is_a_conflict():
-    """Two requests may both pass the services' checks; the database then refuses the
-    second (a unique index, or a zone deleted meanwhile), which is a 409 like any
-    conflict with the current state."""
-    try:
-        yield
-    except IntegrityError as error:
-        message = str(error.orig).lower()
-        for constraint, sqlite_columns, field in UNIQUE_FIELDS:
-            if constraint in message or sqlite_columns in message:
-                raise Conflict(
-                    "Another change took this meanwhile; reload and try again.",
-                    code=f"{field}_taken",
-                    errors={field: ["Already in use."]},
-                ) from error
-        raise Conflict(
-            "The settings changed meanwhile; reload and try again.", code="changed_meanwhile"
-        ) from error
-
-
-def paginated(query, pagination_parameters):
-    page = db.paginate(
-        query, page=pagination_parameters.page, per_page=pagination_parameters.page_size, error_out=False
-    )
-    pagination_parameters.item_count = page.total
-    return page.items
+UNIQUE_FIELDS = {
+    "uq_shipping_zones_name": "name",
+    "shipping_zones.name": "name",
+    "uq_shipping_zone_countries_country_region": "countries",
+    "shipping_zone_countries.country": "countries",
+    "uq_shipping_methods_zone_code": "code",
+    "shipping_methods.zone_id": "code",
+    "uq_shipping_rate_bands_method_weight": "bands",
+    "shipping_rate_bands.method_id": "bands",
+    "uq_tax_rates_country_region_class": "tax_class",
+    "tax_rates.country": "tax_class",
+}
 
 
 # ---- shipping zones ----------------------------------------------------------------------
@@ -87,7 +60,7 @@ class ShippingZones(MethodView):
     @api_bp.doc(security=BEARER)
     def post(self, data):
         """Create a zone serving countries (or regions of them); a destination belongs to one zone"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             zone_id = shipping.create_zone(actor=current_user, **data).id
         return shipping.get_zone(zone_id)
 
@@ -107,7 +80,7 @@ class ShippingZoneItem(MethodView):
     @api_bp.doc(security=BEARER)
     def patch(self, data, zone_id):
         """Change the fields given; `countries` replaces the zone's destinations"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             shipping.update_zone(shipping.get_zone(zone_id), actor=current_user, **data)
         return shipping.get_zone(zone_id)
 
@@ -128,7 +101,7 @@ class ShippingZoneMethods(MethodView):
     @api_bp.doc(security=BEARER)
     def post(self, data, zone_id):
         """Add a method to the zone: flat (flat_rate) or weight_band (bands), free over an amount"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             method_id = shipping_methods.add_method(shipping.get_zone(zone_id), actor=current_user, **data).id
         return shipping_methods.get_method(method_id)
 
@@ -152,7 +125,7 @@ class ShippingMethodItem(MethodView):
     def patch(self, data, method_id):
         """Change the fields given; `bands` replaces them. A switch of kind needs the other
         kind's price: bands for weight_band, flat_rate for flat."""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             shipping_methods.update_method(shipping_methods.get_method(method_id), actor=current_user, **data)
         return shipping_methods.get_method(method_id)
 
@@ -177,7 +150,7 @@ class TaxRates(MethodView):
     @api_bp.doc(security=BEARER)
     def get(self, args, pagination_parameters):
         """Tax rates by country, region and class (filter by country or tax_class)"""
-        return paginated(taxes.tax_rates_query(**args), pagination_parameters)
+        return api_page(taxes.tax_rates_query(**args), pagination_parameters)
 
     @require_permission(ORDERS_SETTINGS)
     @api_bp.arguments(TaxRateCreateSchema)
@@ -185,7 +158,7 @@ class TaxRates(MethodView):
     @api_bp.doc(security=BEARER)
     def post(self, data):
         """Create the rate of a tax class in a country or region, given as a percentage"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             return taxes.create_tax_rate(actor=current_user, **data)
 
 
@@ -204,7 +177,7 @@ class TaxRateItem(MethodView):
     @api_bp.doc(security=BEARER)
     def patch(self, data, rate_id):
         """Change the fields given; an empty name is made again from the percentage"""
-        with unique_race_is_a_conflict(), transaction():
+        with constraint_race_is_a_conflict(UNIQUE_FIELDS), transaction():
             return taxes.update_tax_rate(taxes.get_tax_rate(rate_id), actor=current_user, **data)
 
     @require_permission(ORDERS_SETTINGS)

@@ -15,7 +15,7 @@ from flask_login import current_user
 from jinja2_fragments.flask import render_block, render_blocks
 
 from app.blueprints.catalog.forms import place_errors
-from app.blueprints.catalog.views import ID, is_htmx, wants_fragment
+from app.blueprints.catalog.views import ID
 from app.blueprints.orders import ORDERS_READ, ORDERS_SETTINGS, bp, shipping, shipping_methods, taxes
 from app.blueprints.orders.models import ShippingZone
 from app.blueprints.orders.settings_forms import (
@@ -26,6 +26,7 @@ from app.blueprints.orders.settings_forms import (
     tax_class_label,
 )
 from app.core.errors import Conflict, InvalidInput
+from app.core.htmx import is_htmx, wants_fragment
 from app.core.navigation import register_nav
 from app.core.permissions import current_identity_can, require_permission
 from app.core.transaction import transaction
