@@ -118,6 +118,25 @@ def base_settings() -> dict:
         "STORE_COUNTRY": env("STORE_COUNTRY", "NL"),
         "CART_EXPIRY_DAYS": env_int("CART_EXPIRY_DAYS", 30),
         "CART_RATE_LIMIT": env("CART_RATE_LIMIT", "60 per minute"),
+        "CHECKOUT_RATE_LIMIT": env("CHECKOUT_RATE_LIMIT", "20 per minute"),
+        # Payment methods checkout offers, in this order (a gateway not configured is skipped).
+        "PAYMENT_GATEWAYS": env("PAYMENT_GATEWAYS", "manual,stripe"),
+        "MANUAL_PAYMENT_INSTRUCTIONS": env(
+            "MANUAL_PAYMENT_INSTRUCTIONS",
+            "Transfer the total to IBAN NL00 BANK 0123 4567 89 quoting order {order_number}.",
+        ),
+        "STRIPE_SECRET_KEY": env("STRIPE_SECRET_KEY"),
+        "STRIPE_PUBLISHABLE_KEY": env("STRIPE_PUBLISHABLE_KEY"),
+        "STRIPE_WEBHOOK_SECRET": env("STRIPE_WEBHOOK_SECRET"),
+        # Where the stripe library sends its calls; only changed to test against a local server.
+        "STRIPE_API_BASE": env("STRIPE_API_BASE", "https://api.stripe.com"),
+        "STRIPE_TIMEOUT_SECONDS": env_int("STRIPE_TIMEOUT_SECONDS", 20),
+        "IDEMPOTENCY_KEEP_HOURS": env_int("IDEMPOTENCY_KEEP_HOURS", 24),
+        "INVOICE_PREFIX": env("INVOICE_PREFIX", "INV"),
+        # Printed on invoices: the seller's legal name, address and VAT number.
+        "STORE_LEGAL_NAME": env("STORE_LEGAL_NAME", "Northwind Commerce B.V."),
+        "STORE_ADDRESS": env("STORE_ADDRESS", "Keizersgracht 1, 1015 CJ Amsterdam, Netherlands"),
+        "STORE_VAT_NUMBER": env("STORE_VAT_NUMBER", "NL000000000B01"),
         "DEFAULT_LOCALE": env("DEFAULT_LOCALE", "en_GB"),
         "RATELIMIT_STORAGE_URI": env("RATELIMIT_STORAGE_URI", redis_url or "memory://"),
         "RATELIMIT_HEADERS_ENABLED": True,
@@ -166,6 +185,7 @@ def testing_settings() -> dict:
         STORE_API_CACHE_SECONDS=0,
         # Suites create many carts from one address; the limit has its own test.
         CART_RATE_LIMIT="10000 per minute",
+        CHECKOUT_RATE_LIMIT="10000 per minute",
     )
     return settings
 

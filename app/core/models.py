@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -46,3 +46,31 @@ class OutboxMessage(db.Model):
     subject: Mapped[str] = mapped_column(String(500))
     text_body: Mapped[str] = mapped_column(Text)
     html_body: Mapped[str] = mapped_column(Text)
+    # What was attached: [{"filename", "content_type", "size"}] (the bytes are not kept).
+    attachments: Mapped[list] = mapped_column(JSON, default=list, server_default=text("'[]'"))
+
+
+class IdempotencyRecord(db.Model):
+    """A request made with an `Idempotency-Key` (app/core/idempotency.py): claimed before
+    the work starts, completed with the response in the work's own transaction."""
+
+    __tablename__ = "idempotency_records"
+    __table_args__ = (
+        UniqueConstraint("scope", "key", name="uq_idempotency_records_scope_key"),
+        Index("ix_idempotency_records_created_at", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # Who and what the key is for ("checkout:<cart>", "admin-orders:user:7"): keys of
+    # different callers never meet.
+    scope: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running, completed
+    resource: Mapped[str | None] = mapped_column(String(100))  # e.g. "order:1042", set with the work
+    response_status: Mapped[int | None] = mapped_column()
+    # The first response, encrypted: it may carry secrets (a payment client secret).
+    response_body: Mapped[str | None] = mapped_column(Text)
+    response_headers: Mapped[dict] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -414,7 +414,7 @@ def test_discounts_apply_before_shipping_and_tax(netherlands, ten_percent_off):
 
 def test_an_order_discount_is_spread_over_lines_in_whole_cents_that_add_up():
     lines = [
-        pricing.LineQuote(i, i, f"S{i}", "n", "t", "s", "standard", 0, 1, D("1.00"), D("1.00"))
+        pricing.LineQuote(i, i, i, f"S{i}", "n", "t", "s", "standard", 0, 1, D("1.00"), D("1.00"))
         for i in range(3)
     ]
 

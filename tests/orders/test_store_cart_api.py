@@ -387,7 +387,7 @@ def test_every_cart_endpoint_declares_who_may_call_it(app):
             view_class = app.view_functions[rule.endpoint].view_class
             for method in rule.methods - {"HEAD", "OPTIONS"}:
                 declared[(rule.rule, method)] = access_declaration(getattr(view_class, method.lower()))
-    assert len(declared) == 9
+    assert len(declared) == 10  # with checkout
     assert declared.pop((f"{STORE}/carts/<cart_id>/claim", "POST")) == "customer"
     assert set(declared.values()) == {"public"}
 
@@ -401,6 +401,7 @@ def test_the_cart_paths_are_in_the_openapi_document(client, db):
         "/api/v1/store/carts/{cart_id}/lines/{line_id}",
         "/api/v1/store/carts/{cart_id}/claim",
         "/api/v1/store/carts/{cart_id}/promo-code",
+        "/api/v1/store/carts/{cart_id}/checkout",
     ):
         assert path in paths
 

@@ -25,6 +25,10 @@ extra_api_blueprints = (store_api_bp,)
 
 # Route modules and the seeder register themselves on import.
 from app.blueprints.orders import (  # noqa: E402,F401
+    checkout_api,
+    invoice_models,
+    order_models,
+    payment_models,
     seed,
     settings_api,
     settings_views,

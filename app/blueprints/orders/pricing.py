@@ -89,6 +89,7 @@ class LineAvailability:
 class LineQuote:
     line_id: int
     variant_id: int
+    product_id: int
     sku: str
     name: str  # the product's
     title: str  # the variant's, "Red / M" or "Default"
@@ -341,6 +342,7 @@ def _priced_lines(cart: Cart) -> list[LineQuote]:
         quote = LineQuote(
             line_id=line.id,
             variant_id=variant.id,
+            product_id=product.id,
             sku=variant.sku,
             name=product.name,
             title=variant.title,

@@ -1,0 +1,194 @@
+"""Idempotency-Key for POSTs that move money (after the IETF httpapi Idempotency-Key draft).
+
+    claim = idempotency.claim(scope, key)          # before the work
+    with transaction():
+        order = place_order(...)
+        claim.attach(f"order:{order.id}")          # in the work's transaction
+    return claim.complete(body, 201, headers)      # stores the first response
+
+- The key is claimed in its own short transaction, so a retry that arrives while the first
+  request still runs finds it and gets a 409 (`idempotency_request_in_progress`).
+- The same key with another body is a 422 (`idempotency_key_reused`).
+- A completed request is replayed: the stored first response, with
+  `Idempotent-Replayed: true`. Stored bodies are encrypted (they may hold secrets such as a
+  payment's client secret).
+- A request that fails (any error answer) releases its key: nothing was done, so the
+  client may fix the problem and retry with the same key.
+- `attach()` ties the resource to the key inside the work's transaction. Should the
+  process die between that commit and `complete()`, a retry after `STALE_AFTER` finds the
+  resource (`claim.resource`) and answers it instead of doing the work again.
+- Keys are kept `IDEMPOTENCY_KEEP_HOURS` (at least 24) and then pruned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask import Response, current_app, request
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+
+from app.core import crypto
+from app.core.errors import Conflict, InvalidInput
+from app.core.models import IdempotencyRecord
+from app.core.timeutil import utcnow
+from app.core.transaction import transaction
+from app.extensions import db
+
+HEADER = "Idempotency-Key"
+REPLAYED_HEADER = "Idempotent-Replayed"
+MAX_KEY_LENGTH = 255
+STALE_AFTER = timedelta(seconds=60)  # a "running" claim older than this was abandoned
+DEFAULT_KEEP_HOURS = 24
+
+
+class KeyMissing(InvalidInput):
+    """400: an endpoint that requires the header did not get it."""
+
+    status = 400
+
+
+def request_fingerprint() -> str:
+    """The method, path and body of this request, JSON bodies compared by content (key
+    order and whitespace do not make another request)."""
+    raw = request.get_data(cache=True)
+    try:
+        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")) if raw else ""
+    except ValueError:
+        body = raw.decode("utf-8", "replace")
+    return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
+
+
+def key_from_request(*, required: bool) -> str | None:
+    key = request.headers.get(HEADER)
+    if key is None or key == "":
+        if required:
+            raise KeyMissing(
+                f"Send an {HEADER} header (a unique value per attempt, e.g. a UUID).",
+                code="idempotency_key_required",
+                errors={HEADER: ["Required."]},
+            )
+        return None
+    if len(key) > MAX_KEY_LENGTH or not key.isprintable():
+        raise KeyMissing(
+            f"The {HEADER} must be 1 to {MAX_KEY_LENGTH} printable characters.",
+            code="idempotency_key_invalid",
+            errors={HEADER: [f"1 to {MAX_KEY_LENGTH} printable characters."]},
+        )
+    return key
+
+
+@dataclass
+class Claim:
+    """A claimed key (or, with no key, a stand-in that stores nothing)."""
+
+    record_id: int | None
+    replay: Response | None = None
+    resource: str | None = None  # set when an abandoned request had finished its work
+
+    def attach(self, resource: str) -> None:
+        """Tie the created resource to the key, inside the work's transaction."""
+        if self.record_id is not None:
+            db.session.execute(
+                update(IdempotencyRecord)
+                .where(IdempotencyRecord.id == self.record_id)
+                .values(resource=resource)
+            )
+
+    def complete(self, body: dict, status: int, headers: dict | None = None) -> Response:
+        """Store the first response and return it as the view's answer."""
+        headers = dict(headers or {})
+        if self.record_id is not None:
+            with transaction():
+                db.session.execute(
+                    update(IdempotencyRecord)
+                    .where(IdempotencyRecord.id == self.record_id)
+                    .values(
+                        status="completed",
+                        response_status=status,
+                        response_body=crypto.encrypt(json.dumps(body)),
+                        response_headers=headers,
+                        completed_at=utcnow(),
+                    )
+                )
+        return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+
+    def release(self) -> None:
+        """The request failed: forget the key so a corrected retry may use it."""
+        if self.record_id is not None:
+            db.session.rollback()
+            with transaction():
+                db.session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.id == self.record_id))
+            self.record_id = None
+
+
+def claim(scope: str, key: str | None) -> Claim:
+    """Claim `key` for `scope` (see the module docstring). With no key, every request is
+    new: the returned claim stores nothing."""
+    if key is None:
+        return Claim(None)
+    fingerprint = request_fingerprint()
+    record = IdempotencyRecord(scope=scope[:200], key=key, request_hash=fingerprint, status="running")
+    try:
+        with transaction():
+            db.session.add(record)
+        return Claim(record.id)
+    except IntegrityError:
+        pass
+    existing = db.session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope[:200], IdempotencyRecord.key == key)
+    )
+    if existing is None:  # released meanwhile: this request goes first now
+        return claim(scope, key)
+    if existing.request_hash != fingerprint:
+        raise InvalidInput(
+            f"This {HEADER} was used for a different request.",
+            code="idempotency_key_reused",
+            errors={HEADER: ["Already used with another body; send a new key for a new request."]},
+        )
+    if existing.status == "completed":
+        return Claim(None, replay=_replay(existing))
+    if existing.created_at > utcnow() - STALE_AFTER:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            code="idempotency_request_in_progress",
+        )
+    return _take_over(existing)
+
+
+def _take_over(existing: IdempotencyRecord) -> Claim:
+    """The first request died mid-way. Take the key over (one retry wins the UPDATE)."""
+    now = utcnow()
+    with transaction():
+        taken = db.session.execute(
+            update(IdempotencyRecord)
+            .where(IdempotencyRecord.id == existing.id, IdempotencyRecord.created_at == existing.created_at)
+            .values(created_at=now)
+        ).rowcount
+    if not taken:
+        raise Conflict(
+            "A request with this Idempotency-Key is still being processed; retry shortly.",
+            code="idempotency_request_in_progress",
+        )
+    return Claim(existing.id, resource=existing.resource)
+
+
+def _replay(record: IdempotencyRecord) -> Response:
+    body = crypto.decrypt(record.response_body or "null")
+    response = Response(body, status=record.response_status or 200, mimetype="application/json")
+    for name, value in (record.response_headers or {}).items():
+        response.headers[name] = value
+    response.headers[REPLAYED_HEADER] = "true"
+    return response
+
+
+def prune_idempotency_records() -> int:
+    """Forget keys past their keeping time (periodic job)."""
+    hours = max(int(current_app.config.get("IDEMPOTENCY_KEEP_HOURS", DEFAULT_KEEP_HOURS)), DEFAULT_KEEP_HOURS)
+    with transaction():
+        return db.session.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - timedelta(hours=hours))
+        ).rowcount
