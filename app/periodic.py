@@ -10,6 +10,7 @@ from rq import cron
 from app.blueprints.inventory.jobs import check_low_stock
 from app.blueprints.orders.jobs import expire_stale_carts
 from app.blueprints.system.jobs import prune_outbox, record_scheduler_heartbeat
+from app.core.idempotency import prune_idempotency_records
 
 cron.register(record_scheduler_heartbeat, queue_name="high", interval=60)
 cron.register(prune_outbox, queue_name="default", cron="17 3 * * *", kwargs={"days": 30})
@@ -17,3 +18,5 @@ cron.register(prune_outbox, queue_name="default", cron="17 3 * * *", kwargs={"da
 cron.register(check_low_stock, queue_name="default", cron="*/15 * * * *")
 # Open carts nobody touched for CART_EXPIRY_DAYS are closed (they reserve nothing).
 cron.register(expire_stale_carts, queue_name="default", cron="40 * * * *")
+# Idempotency keys are kept IDEMPOTENCY_KEEP_HOURS (at least 24), then forgotten.
+cron.register(prune_idempotency_records, queue_name="default", cron="25 * * * *")

@@ -112,3 +112,25 @@ def test_paying_a_manual_order_moves_it_to_paid_and_issues_an_invoice(client, sh
 
     assert (order.status, order.payment_status, order.amount_paid) == ("paid", "paid", Decimal("17.05"))
     assert invoice_of(order).number.startswith("INV-")
+
+
+def test_a_phone_order_goes_through_the_same_checkout(shop, db):
+    from app.blueprints.orders.phone_orders import PhoneOrder, place_phone_order
+    from app.core.transaction import transaction
+    from tests.factories.auth import UserFactory
+    from tests.orders.checkout_helpers import ADDRESS
+
+    staff = UserFactory()
+    with transaction():
+        order = place_phone_order(
+            PhoneOrder(
+                lines=[(shop.cup.sku, 2)],
+                shipping_address=dict(ADDRESS),
+                shipping_method="express",
+                email="caller@example.org",
+            ),
+            actor=staff,
+        )
+
+    assert (order.channel, order.placed_by_id, order.total) == ("phone", staff.id, Decimal("16.95"))
+    assert reserved(shop.cup.id) == 2

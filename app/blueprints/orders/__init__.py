@@ -1,5 +1,5 @@
-"""Orders: shipping and tax settings, carts and the pricing pipeline (checkout, orders and
-payments build on them)."""
+"""Orders: shipping and tax settings, carts and the pricing pipeline, checkout, the order
+lifecycle, payments and invoices."""
 
 from flask import Blueprint
 from flask_smorest import Blueprint as ApiBlueprint
@@ -11,6 +11,21 @@ ORDERS_READ = define_permission(
     "See orders and the shipping and tax settings",
     "Orders",
     default_roles=("sales", "support"),
+)
+ORDERS_MANAGE = define_permission(
+    "orders.manage",
+    "Take phone orders, move orders through their states, hold, cancel unpaid orders, add notes",
+    "Orders",
+    default_roles=("sales", "support"),
+)
+ORDERS_PAYMENTS = define_permission(
+    "orders.payments",
+    "Mark manual payments as received and capture authorized payments",
+    "Orders",
+    default_roles=("sales",),
+)
+ORDERS_REFUND = define_permission(
+    "orders.refund", "Refund payments (also: cancel an order that was paid)", "Orders"
 )
 ORDERS_SETTINGS = define_permission(
     "orders.settings", "Change shipping zones, shipping methods and tax rates", "Orders"
