@@ -34,18 +34,34 @@ ORDERS_SETTINGS = define_permission(
 bp = Blueprint("orders", __name__)
 api_bp = ApiBlueprint("orders_api", __name__, url_prefix="/api/v1/admin", description="Orders (staff)")
 store_api_bp = ApiBlueprint(
-    "store_orders_api", __name__, url_prefix="/api/v1/store", description="Storefront carts"
+    "store_orders_api", __name__, url_prefix="/api/v1/store", description="Storefront carts, checkout and orders"
 )
-extra_api_blueprints = (store_api_bp,)
+hooks_api_bp = ApiBlueprint(
+    "payment_hooks_api",
+    __name__,
+    url_prefix="/api/v1/hooks",
+    description="Inbound webhooks of payment providers (signature checked, processed once)",
+)
+extra_api_blueprints = (store_api_bp, hooks_api_bp)
 
 # Route modules and the seeder register themselves on import.
 from app.blueprints.orders import (  # noqa: E402,F401
+    admin_api,
     checkout_api,
+    emails,
+    hooks_api,
+    invoice_api,
     invoice_models,
+    invoice_rendering,
+    invoice_views,
     order_models,
+    order_views,
     payment_models,
+    phone_order_views,
     seed,
     settings_api,
     settings_views,
     store_api,
+    store_order_api,
+    stripe_gateway,
 )
