@@ -59,6 +59,7 @@ from app.blueprints.orders import (  # noqa: E402,F401
     payment_models,
     phone_order_views,
     seed,
+    seed_orders,
     settings_api,
     settings_views,
     store_api,
