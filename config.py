@@ -131,6 +131,11 @@ def base_settings() -> dict:
         # Where the stripe library sends its calls; only changed to test against a local server.
         "STRIPE_API_BASE": env("STRIPE_API_BASE", "https://api.stripe.com"),
         "STRIPE_TIMEOUT_SECONDS": env_int("STRIPE_TIMEOUT_SECONDS", 20),
+        # Link to the storefront's order tracking page in order emails, e.g.
+        # https://shop.example.com/orders/{number}?token={token} (unset: no link).
+        "STOREFRONT_TRACKING_URL": env("STOREFRONT_TRACKING_URL"),
+        # Predicted lifetime value assumes a customer keeps buying this many years.
+        "CUSTOMER_LIFESPAN_YEARS": env_int("CUSTOMER_LIFESPAN_YEARS", 3),
         "IDEMPOTENCY_KEEP_HOURS": env_int("IDEMPOTENCY_KEEP_HOURS", 24),
         "INVOICE_PREFIX": env("INVOICE_PREFIX", "INV"),
         # Printed on invoices: the seller's legal name, address and VAT number.

@@ -7,6 +7,7 @@ The scheduler only enqueues; workers (python worker.py) run the jobs in the app 
 
 from rq import cron
 
+from app.blueprints.customers.jobs import recompute_rfm_bands
 from app.blueprints.inventory.jobs import check_low_stock
 from app.blueprints.orders.jobs import expire_stale_carts
 from app.blueprints.system.jobs import prune_outbox, record_scheduler_heartbeat
@@ -20,3 +21,5 @@ cron.register(check_low_stock, queue_name="default", cron="*/15 * * * *")
 cron.register(expire_stale_carts, queue_name="default", cron="40 * * * *")
 # Idempotency keys are kept IDEMPOTENCY_KEEP_HOURS (at least 24), then forgotten.
 cron.register(prune_idempotency_records, queue_name="default", cron="25 * * * *")
+# RFM bands rank customers against each other: recomputed for everyone, set-based, nightly.
+cron.register(recompute_rfm_bands, queue_name="reports", cron="30 2 * * *")

@@ -5,6 +5,8 @@ The spread follows what stores see: most customers in a few countries and big ci
 a long tail of small ones; names as common or as rare as in those countries (names.py);
 a third never ordered; spend roughly log-normal. Dates are relative to the start of
 today (UTC), so "ordered within 90 days" selects what it would in a live store.
+
+Their orders (the purchase history the figures add up from) are purchase_rows.py's.
 """
 
 from __future__ import annotations
@@ -81,6 +83,8 @@ def customer_row(index: int, rng: random.Random) -> tuple:
     last_order = (NOW - timedelta(days=int(rng.expovariate(1 / 120)))) if orders else None
     if last_order and first_order and last_order < first_order:
         last_order = first_order
+    if orders == 1:
+        first_order = last_order  # one order is the first and the last (purchase_rows.py reads these)
     days_since = (NOW - last_order).days if last_order else 10_000
     return (
         index,

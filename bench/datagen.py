@@ -143,8 +143,16 @@ def load_catalog(size: Size) -> dict[str, int]:
     return copy_catalog(size.products)
 
 
+def load_orders(size: Size) -> dict[str, int]:
+    """The purchase history the customers' figures add up from: orders and their lines
+    (products of the catalog), for every customer with orders, by COPY. See purchase_rows.py."""
+    from purchase_rows import copy_orders
+
+    return copy_orders()
+
+
 # In dependency order: a later loader may use what an earlier one created.
-LOADERS = [load_staff, load_api_token, load_customers, load_catalog]
+LOADERS = [load_staff, load_api_token, load_customers, load_catalog, load_orders]
 
 
 def load(size: Size) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/run.py            # all of them
     .venv/bin/python bench/run.py health     # only bench/bench_health.py
+    BENCH_SIZE=tiny .venv/bin/python bench/run.py checkout   # the checkout claim (its own data)
     BENCH_DURATION=5 .venv/bin/python bench/run.py
 
 Each bench module exposes `run(ctx: harness.Context) -> list[harness.Figure]`; the

@@ -78,6 +78,16 @@ def app():
     return app
 
 
+@pytest.fixture(autouse=True)
+def fresh_rate_limits(app):
+    """Each test starts with no requests counted against any rate limit: limits are per
+    client address, and every test client is 127.0.0.1 (tests of a limit set their own)."""
+    from app.extensions import limiter
+
+    with app.app_context():
+        limiter.reset()
+
+
 @pytest.fixture
 def db(app):
     """A session whose work is rolled back after the test, commits included."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from flask import current_app
@@ -53,6 +54,30 @@ def reencrypt(ciphertext: str) -> str:
         return _fernet().rotate(ciphertext.encode()).decode()
     except InvalidToken as exc:
         raise DecryptionError("cannot decrypt with the configured DATA_ENCRYPTION_KEY") from exc
+
+
+# What `flask crm rotate-encryption-key` re-encrypts: (what it is, function returning how many).
+REENCRYPTIONS: list[tuple[str, Callable[[], int]]] = []
+
+
+def register_reencryption(label: str, reencrypt_all: Callable[[], int]) -> None:
+    """A domain that stores encrypted values names them here (at import), so key rotation
+    re-encrypts them too."""
+    if all(existing != label for existing, _ in REENCRYPTIONS):
+        REENCRYPTIONS.append((label, reencrypt_all))
+
+
+def reencrypt_column(model, column) -> int:
+    """Re-encrypt every non-null value of `column` with the current key, in batches."""
+    from sqlalchemy import select
+
+    from app.extensions import db
+
+    count = 0
+    for row in db.session.scalars(select(model).where(column.is_not(None)).execution_options(yield_per=500)):
+        setattr(row, column.key, reencrypt(getattr(row, column.key)))
+        count += 1
+    return count
 
 
 def new_key() -> str:

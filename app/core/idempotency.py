@@ -6,6 +6,11 @@
         claim.attach(f"order:{order.id}")          # in the work's transaction
     return claim.complete(body, 201, headers)      # stores the first response
 
+    # or, when the whole answer is known inside the work's transaction:
+    with transaction():
+        order = place_order(...)
+        return claim.complete(body, 201, headers, resource=f"order:{order.id}")
+
 - The key is claimed in its own short transaction, so a retry that arrives while the first
   request still runs finds it and gets a 409 (`idempotency_request_in_progress`).
 - The same key with another body is a 422 (`idempotency_key_reused`).
@@ -17,6 +22,9 @@
 - `attach()` ties the resource to the key inside the work's transaction. Should the
   process die between that commit and `complete()`, a retry after `STALE_AFTER` finds the
   resource (`claim.resource`) and answers it instead of doing the work again.
+- `complete()` inside an open transaction stores the response with the work, in one
+  UPDATE (with `resource`, instead of `attach()`): the work and its answer commit together,
+  so no retry can find the one without the other.
 - Keys are kept `IDEMPOTENCY_KEEP_HOURS` (at least 24) and then pruned.
 """
 
@@ -28,14 +36,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, request
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core import crypto
 from app.core.errors import Conflict, InvalidInput
 from app.core.models import IdempotencyRecord
 from app.core.timeutil import utcnow
-from app.core.transaction import transaction
+from app.core.transaction import in_transaction, transaction
 from app.extensions import db
 
 HEADER = "Idempotency-Key"
@@ -98,23 +106,30 @@ class Claim:
                 .values(resource=resource)
             )
 
-    def complete(self, body: dict, status: int, headers: dict | None = None) -> Response:
-        """Store the first response and return it as the view's answer."""
+    def complete(
+        self, body: dict, status: int, headers: dict | None = None, *, resource: str | None = None
+    ) -> Response:
+        """Store the first response and return it as the view's answer: in the open
+        transaction if there is one (it commits with the work), else in its own."""
         headers = dict(headers or {})
+        text = json.dumps(body)
         if self.record_id is not None:
-            with transaction():
-                db.session.execute(
-                    update(IdempotencyRecord)
-                    .where(IdempotencyRecord.id == self.record_id)
-                    .values(
-                        status="completed",
-                        response_status=status,
-                        response_body=crypto.encrypt(json.dumps(body)),
-                        response_headers=headers,
-                        completed_at=utcnow(),
-                    )
-                )
-        return Response(json.dumps(body), status=status, headers=headers, mimetype="application/json")
+            values = {
+                "status": "completed",
+                "response_status": status,
+                "response_body": crypto.encrypt(text),
+                "response_headers": headers,
+                "completed_at": utcnow(),
+            }
+            if resource is not None:
+                values["resource"] = resource
+            store = update(IdempotencyRecord).where(IdempotencyRecord.id == self.record_id).values(values)
+            if in_transaction():
+                db.session.execute(store)
+            else:
+                with transaction():
+                    db.session.execute(store)
+        return Response(text, status=status, headers=headers, mimetype="application/json")
 
     def release(self) -> None:
         """The request failed: forget the key so a corrected retry may use it."""
@@ -131,11 +146,17 @@ def claim(scope: str, key: str | None) -> Claim:
     if key is None:
         return Claim(None)
     fingerprint = request_fingerprint()
-    record = IdempotencyRecord(scope=scope[:200], key=key, request_hash=fingerprint, status="running")
+    new_record = (
+        insert(IdempotencyRecord)
+        .values(scope=scope[:200], key=key, request_hash=fingerprint, status="running")
+        .returning(IdempotencyRecord.id)
+    )
     try:
         with transaction():
-            db.session.add(record)
-        return Claim(record.id)
+            # Its id from the INSERT itself: an ORM object would be expired by the commit
+            # and read back.
+            record_id = db.session.execute(new_record).scalar_one()
+        return Claim(record_id)
     except IntegrityError:
         pass
     existing = db.session.scalar(
@@ -192,3 +213,9 @@ def prune_idempotency_records() -> int:
         return db.session.execute(
             delete(IdempotencyRecord).where(IdempotencyRecord.created_at < utcnow() - timedelta(hours=hours))
         ).rowcount
+
+
+crypto.register_reencryption(
+    "stored idempotent response(s)",
+    lambda: crypto.reencrypt_column(IdempotencyRecord, IdempotencyRecord.response_body),
+)

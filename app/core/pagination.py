@@ -26,7 +26,8 @@ def api_page(query, pagination_parameters) -> list:
 
 
 def page_url(page: int) -> str:
-    """The current URL with `page` replaced, keeping search and filters."""
-    args = request.args.to_dict()
+    """The current URL with `page` replaced, keeping search and filters (repeated ones, like
+    status=paid&status=on_hold, included)."""
+    args = request.args.to_dict(flat=False)
     args["page"] = page
     return url_for(request.endpoint, **(request.view_args or {}), **args)

@@ -105,6 +105,11 @@ def upgrade():
     op.create_index('ix_orders_placed_at', 'orders', ['placed_at'], unique=False)
     op.create_index('ix_orders_status_placed_at', 'orders', ['status', 'placed_at'], unique=False)
     op.create_index('ix_orders_total', 'orders', ['total'], unique=False)
+    counted = sa.text("paid_at IS NOT NULL AND status <> 'cancelled'")
+    op.create_index(
+        'ix_orders_counted_placed_at', 'orders', ['placed_at', 'customer_id', 'id'], unique=False,
+        postgresql_where=counted, sqlite_where=counted,
+    )
     op.create_table('invoices',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('order_id', sa.Integer(), nullable=False),
@@ -169,7 +174,7 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_order_lines')),
     sa.UniqueConstraint('order_id', 'position', name='uq_order_lines_order_position')
     )
-    op.create_index(op.f('ix_order_lines_product_id'), 'order_lines', ['product_id'], unique=False)
+    op.create_index('ix_order_lines_product_order', 'order_lines', ['product_id', 'order_id'], unique=False)
     op.create_index(op.f('ix_order_lines_variant_id'), 'order_lines', ['variant_id'], unique=False)
     op.create_table('payments',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -239,12 +244,13 @@ def downgrade():
     op.drop_index('ix_payments_order_id', table_name='payments')
     op.drop_table('payments')
     op.drop_index(op.f('ix_order_lines_variant_id'), table_name='order_lines')
-    op.drop_index(op.f('ix_order_lines_product_id'), table_name='order_lines')
+    op.drop_index('ix_order_lines_product_order', table_name='order_lines')
     op.drop_table('order_lines')
     op.drop_index('ix_order_events_order_id_id', table_name='order_events')
     op.drop_table('order_events')
     op.drop_table('invoices')
     op.drop_index('ix_orders_total', table_name='orders')
+    op.drop_index('ix_orders_counted_placed_at', table_name='orders')
     op.drop_index('ix_orders_status_placed_at', table_name='orders')
     op.drop_index('ix_orders_placed_at', table_name='orders')
     op.drop_index('ix_orders_payment_status_placed_at', table_name='orders')

@@ -70,9 +70,9 @@ def test_htmx_responses_vary_on_hx_request(client):
     assert "HX-Request" in client.get("/login", headers={"HX-Request": "true"}).headers.get("Vary", "")
 
 
-def test_retry_after_is_sent_only_when_the_client_must_wait(app, client, db):
+def test_retry_after_is_sent_only_when_the_client_must_wait(app, client, db, monkeypatch):
     """Rate-limit headers ride on every limited answer; Retry-After belongs to 429/503 only."""
-    app.config["STORE_API_RATE_LIMIT"] = "2 per minute"
+    monkeypatch.setitem(app.config, "STORE_API_RATE_LIMIT", "2 per minute")
     first = client.get("/api/v1/store/products")
     assert first.status_code == 200
     assert "X-RateLimit-Limit" in first.headers

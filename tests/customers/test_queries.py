@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import event
 
-from app.blueprints.customers import consents, queries
+from app.blueprints.customers import consents, queries, timeline
 from app.blueprints.customers.models import ConsentEvent, CustomerPhone, Interaction
 from app.blueprints.customers.queries import CustomerFilter
 from app.core import audit
@@ -205,7 +205,7 @@ def test_timeline_merges_interactions_consents_and_profile_changes_newest_first(
     customer = CustomerFactory()
     note, consent, change = make_history(db, customer, utcnow() - timedelta(hours=1))
     InteractionFactory(kind="phone")  # someone else's
-    page = queries.timeline(customer.id)
+    page = timeline.timeline(customer.id)
     assert [entry.item for entry in page.entries] == [change, consent, note]
     assert [entry.kind for entry in page.entries] == ["profile", "consent", "note"]
     assert page.entries[1].recorded_by is not None
@@ -216,7 +216,7 @@ def test_consent_audit_entries_are_not_shown_twice(db):
     customer = CustomerFactory()
     consents.record(customer, "profiling", granted=True, source="portal", wording_version="v1", actor=None)
     db.session.flush()
-    assert [entry.kind for entry in queries.timeline(customer.id).entries] == ["consent"]
+    assert [entry.kind for entry in timeline.timeline(customer.id).entries] == ["consent"]
 
 
 @pytest.mark.parametrize(
@@ -225,14 +225,14 @@ def test_consent_audit_entries_are_not_shown_twice(db):
 def test_timeline_filters_by_kind(db, kind, expected):
     customer = CustomerFactory()
     make_history(db, customer, utcnow() - timedelta(hours=1))
-    assert [entry.kind for entry in queries.timeline(customer.id, kind=kind).entries] == expected
-    assert queries.timeline(customer.id, kind="phone").entries == []
+    assert [entry.kind for entry in timeline.timeline(customer.id, kind=kind).entries] == expected
+    assert timeline.timeline(customer.id, kind="phone").entries == []
 
 
 def test_unknown_kind_or_cursor_shows_everything_from_the_newest(db):
     customer = CustomerFactory()
     make_history(db, customer, utcnow() - timedelta(hours=1))
-    assert len(queries.timeline(customer.id, kind="bogus", before="not-a-cursor").entries) == 3
+    assert len(timeline.timeline(customer.id, kind="bogus", before="not-a-cursor").entries) == 3
 
 
 def test_paging_with_the_cursor_visits_every_entry_once_in_order_even_on_ties(db):
@@ -248,7 +248,7 @@ def test_paging_with_the_cursor_visits_every_entry_once_in_order_even_on_ties(db
     db.session.flush()
     seen, cursor = [], None
     while True:
-        page = queries.timeline(customer.id, before=cursor, limit=5)
+        page = timeline.timeline(customer.id, before=cursor, limit=5)
         seen.extend(page.entries)
         cursor = page.next_cursor
         if cursor is None:
@@ -292,14 +292,15 @@ def test_timeline_uses_a_fixed_number_of_statements_whatever_the_history(db):
         customer_id = customer.id
         db.session.expire_all()
         with counted_statements(db) as statements:
-            page = queries.timeline(customer_id, limit=25)
-            queries.timeline(customer_id, before=page.next_cursor, limit=25)
+            page = timeline.timeline(customer_id, limit=25)
+            timeline.timeline(customer_id, before=page.next_cursor, limit=25)
         return len(statements)
 
     add(30)
     few = statements_for_two_pages()
     add(300)
-    # Per page: the merged select, then interactions and consent events by id.
+    # Per page: the merged select, then interactions and consent events by id (sources other
+    # domains register add one statement each when on the page: tests/orders/test_customer_timeline.py).
     assert statements_for_two_pages() == few == 6
 
 

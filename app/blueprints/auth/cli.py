@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import click
 
-from app.blueprints.auth import authentication, mfa, services, tokens
+from app.blueprints.auth import authentication, services, tokens
 from app.core import crypto
 from app.core.cli import crm
 from app.core.errors import DomainError
@@ -111,13 +111,14 @@ def rotate_encryption_key():
     remove the old keys."""
     try:
         with transaction():
-            count = mfa.reencrypt_secrets()
+            counts = [(label, reencrypt_all()) for label, reencrypt_all in crypto.REENCRYPTIONS]
     except crypto.DecryptionError as exc:
         raise click.ClickException(
             "A stored secret cannot be read with any key in DATA_ENCRYPTION_KEY: "
             "keep the old keys after the new one."
         ) from exc
-    click.echo(f"Re-encrypted {count} two-factor secret(s) with the current key.")
+    for label, count in counts:
+        click.echo(f"Re-encrypted {count} {label} with the current key.")
 
 
 @crm.command("new-encryption-key")

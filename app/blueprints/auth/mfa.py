@@ -162,3 +162,6 @@ def _spend_recovery_code(user: User, code: str) -> bool:
             audit.record("auth.mfa_recovery_code_used", actor=user, target=user, summary="Recovery code used")
             return True
     return False
+
+
+crypto.register_reencryption("two-factor secret(s)", reencrypt_secrets)

@@ -42,6 +42,7 @@ store_api_bp = ApiBlueprint(
 extra_api_blueprints = (store_api_bp,)
 
 from app.blueprints.customers import api as _api  # noqa: E402,F401
+from app.blueprints.customers import cli as _cli  # noqa: E402,F401
 from app.blueprints.customers import dashboard as _dashboard  # noqa: E402,F401
 from app.blueprints.customers import duplicates as _duplicates  # noqa: E402,F401
 from app.blueprints.customers import imports as _imports  # noqa: E402,F401

@@ -1,5 +1,5 @@
 """Read side of customers: the filtered customer list (page and CSV share one builder), the
-customer page's records and its timeline, and the follow-ups on the dashboard."""
+customer page's records, and the follow-ups on the dashboard. The timeline is in `timeline`."""
 
 from __future__ import annotations
 
@@ -9,14 +9,13 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, Select, String, func, literal_column, or_, select, union_all
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.blueprints.auth.models import User
 from app.blueprints.customers import interactions
 from app.blueprints.customers.models import (
-    INTERACTION_KINDS,
     STATUSES,
     ConsentEvent,
     Customer,
@@ -25,7 +24,6 @@ from app.blueprints.customers.models import (
     Interaction,
 )
 from app.core.errors import NotFound
-from app.core.models import AuditEntry
 from app.extensions import db
 
 # --- The customer list ----------------------------------------------------------------
@@ -227,146 +225,6 @@ def consent_history(customer_id: int, limit: int = 100) -> list[tuple[ConsentEve
         .limit(limit)
     )
     return [(event, name) for event, name in db.session.execute(query)]
-
-
-# --- The timeline ---------------------------------------------------------------------
-
-TIMELINE_KINDS = (*INTERACTION_KINDS, "consent", "profile")
-# Sources of timeline entries; the number also breaks ties between entries of one instant.
-INTERACTION, CONSENT, PROFILE = 3, 2, 1
-# Consent changes are audited too; the ledger already shows them.
-PROFILE_ACTIONS_SHOWN_ELSEWHERE = ("customer.consent_granted", "customer.consent_withdrawn")
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class TimelineEntry:
-    kind: str  # an interaction kind, "consent" or "profile"
-    source: int  # INTERACTION, CONSENT or PROFILE
-    occurred_at: datetime
-    item: Interaction | ConsentEvent | AuditEntry
-    recorded_by: str | None = None  # who recorded a consent event
-
-    @property
-    def cursor(self) -> str:
-        micros = (self.occurred_at - EPOCH) // timedelta(microseconds=1)
-        return f"{micros}.{self.source}.{self.item.id}"
-
-
-@dataclass(frozen=True)
-class TimelinePage:
-    entries: list[TimelineEntry]
-    next_cursor: str | None  # where the next (older) page starts; None on the last page
-
-
-def parse_cursor(cursor: str | None) -> tuple[datetime, int, int] | None:
-    """(occurred_at, source, id) of the last entry already shown; None to start at the newest."""
-    parts = (cursor or "").split(".")
-    if len(parts) != 3 or not all(part.lstrip("-").isdigit() for part in parts):
-        return None
-    micros, source, item_id = (int(part) for part in parts)
-    try:
-        return EPOCH + timedelta(microseconds=micros), source, item_id
-    except OverflowError:
-        return None
-
-
-def _older_than(cursor, source: int, occurred_at, item_id):
-    """Entries of `source` after `cursor` in the timeline order (time, source, id, all
-    descending), written per source so each branch can use its (customer, time) index."""
-    at, cursor_source, cursor_id = cursor
-    if source < cursor_source:
-        return occurred_at <= at
-    if source > cursor_source:
-        return occurred_at < at
-    return or_(occurred_at < at, (occurred_at == at) & (item_id < cursor_id))
-
-
-def _branch(source: int, model, kind_column, conditions, cursor, limit: int):
-    # Constants of this module, inlined: PostgreSQL cannot type bound parameters in a UNION.
-    query = select(
-        literal_column(str(source), Integer).label("source"),
-        model.id.label("id"),
-        model.occurred_at.label("occurred_at"),
-        kind_column.label("kind"),
-    ).where(*conditions)
-    if cursor is not None:
-        query = query.where(_older_than(cursor, source, model.occurred_at, model.id))
-    # Each branch is cut to one page before the merge, so a customer with thousands of
-    # events costs the same as one with a few.
-    return select(query.order_by(model.occurred_at.desc(), model.id.desc()).limit(limit).subquery())
-
-
-def timeline(customer_id: int, *, kind: str = "", before: str | None = None, limit: int = 25) -> TimelinePage:
-    """Interactions, consent events and profile changes of a customer, newest first, one
-    page after the `before` cursor. Four statements whatever the history's length: one
-    merged select of (source, id, time) rows, then the records of each source by id."""
-    cursor = parse_cursor(before)
-    kind = kind if kind in TIMELINE_KINDS else ""
-    branches = []
-    if kind in ("", *INTERACTION_KINDS):
-        conditions = [Interaction.customer_id == customer_id]
-        if kind:
-            conditions.append(Interaction.kind == kind)
-        branches.append(_branch(INTERACTION, Interaction, Interaction.kind, conditions, cursor, limit + 1))
-    if kind in ("", "consent"):
-        conditions = [ConsentEvent.customer_id == customer_id]
-        branches.append(
-            _branch(CONSENT, ConsentEvent, literal_column("'consent'", String), conditions, cursor, limit + 1)
-        )
-    if kind in ("", "profile"):
-        conditions = [
-            AuditEntry.target_type == Customer.__name__,
-            AuditEntry.target_id == str(customer_id),
-            AuditEntry.action.startswith("customer."),
-            AuditEntry.action.not_in(PROFILE_ACTIONS_SHOWN_ELSEWHERE),
-        ]
-        branches.append(
-            _branch(PROFILE, AuditEntry, literal_column("'profile'", String), conditions, cursor, limit + 1)
-        )
-    merged = (branches[0] if len(branches) == 1 else union_all(*branches)).subquery()
-    rows = db.session.execute(
-        select(merged)
-        .order_by(merged.c.occurred_at.desc(), merged.c.source.desc(), merged.c.id.desc())
-        .limit(limit + 1)
-    ).all()
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    records = _load_records(rows)
-    entries = [
-        TimelineEntry(row.kind, row.source, row.occurred_at, *records[(row.source, row.id)])
-        for row in rows
-        if (row.source, row.id) in records
-    ]
-    return TimelinePage(entries, entries[-1].cursor if has_more and entries else None)
-
-
-def _load_records(rows) -> dict[tuple[int, int], tuple]:
-    ids = {
-        source: [row.id for row in rows if row.source == source] for source in (INTERACTION, CONSENT, PROFILE)
-    }
-    records: dict[tuple[int, int], tuple] = {}
-    if ids[INTERACTION]:
-        # The staff member is joined in (only the name is shown: their roles are not loaded).
-        query = (
-            select(Interaction)
-            .where(Interaction.id.in_(ids[INTERACTION]))
-            .options(joinedload(Interaction.staff).lazyload(User.roles))
-        )
-        for item in db.session.scalars(query):
-            records[(INTERACTION, item.id)] = (item,)
-    if ids[CONSENT]:
-        query = (
-            select(ConsentEvent, User.name)
-            .outerjoin(User, User.id == ConsentEvent.recorded_by_id)
-            .where(ConsentEvent.id.in_(ids[CONSENT]))
-        )
-        for item, name in db.session.execute(query):
-            records[(CONSENT, item.id)] = (item, name)
-    if ids[PROFILE]:
-        for item in db.session.scalars(select(AuditEntry).where(AuditEntry.id.in_(ids[PROFILE]))):
-            records[(PROFILE, item.id)] = (item,)
-    return records
 
 
 # --- Follow-ups -----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from faker import Faker
 from sqlalchemy import func, select
 
 from app.blueprints.auth.models import User
-from app.blueprints.customers import consents, interactions, services
+from app.blueprints.customers import consents, interactions, purchase_figures, services
 from app.blueprints.customers.models import Customer
 from app.blueprints.customers.services import PhoneInput
 from app.core.cli import demo_seeder
@@ -112,3 +112,11 @@ def seed_customers() -> str | None:
                 direction="inbound" if kind in ("phone", "email", "chat") else "internal",
             )
     return f"Demo customers: {COUNT} (emails @{DEMO_DOMAIN}) with consents and interactions"
+
+
+@demo_seeder(90, "customers: RFM bands of the demo buyers")
+def seed_rfm_bands() -> str | None:
+    """The demo orders (seeded before this) gave their customers purchase figures; rank them
+    now rather than at the first nightly run, so RFM segments select demo customers at once."""
+    purchase_figures.recompute_rfm_bands()
+    return None

@@ -2,7 +2,8 @@
 
 The portal edits rules as plain form fields, so every page works without JavaScript:
 `op` is the top group's and/or; a top-level rule is `r<i>-field`, `r<i>-operator`,
-`r<i>-value` (and `-value_to`, `-days`, `-kind` where the field needs them); subgroup
+`r<i>-value` (and `-value_to`, `-days`, `-kind` where the field needs them; a field with
+`options` posts its picked values as several `-value`s); subgroup
 `g<j>` has `g<j>-op` and rules `g<j>-r<i>-...`. Buttons named `action` add and remove rows
 (`add-rule`, `add-rule:g0`, `add-group`, `remove:r2`, `remove:g0-r1`, `remove:g0`) and
 re-render the builder without saving. The engine nests deeper; the builder shows two levels.
@@ -181,6 +182,13 @@ def _typed(spec: Field, raw: str):
 
 def rule_value(row: RuleRow):
     spec = row.spec
+    if spec.widget == "purchases":
+        parts = row.values if spec.options else SPLIT.split(row.value)
+        days = row.days.strip()
+        return {
+            spec.value_key: [_number_or_text(part) for part in parts if part.strip()],
+            "days": _number_or_text(days) if days else None,
+        }
     if spec.widget == "interactions":
         count, days = row.values[0] if row.values else "", row.days
         return {"count": _number_or_text(count), "days": _number_or_text(days), "kind": row.kind or None}
@@ -244,7 +252,11 @@ def place_errors(errors: dict[str, list[str]], places: dict, prefix: str = "") -
 def _row_from_rule(rule: dict) -> RuleRow:
     row = RuleRow(field=rule["field"], operator=rule["operator"])
     value = rule["value"]
-    if isinstance(value, dict):  # interactions_in_period
+    spec = row.spec
+    if spec is not None and spec.widget == "purchases" and isinstance(value, dict):
+        row.values = [str(item) for item in value.get(spec.value_key) or []]
+        row.days = str(value["days"]) if value.get("days") else ""
+    elif isinstance(value, dict):  # interactions_in_period
         row.values, row.days, row.kind = [str(value["count"])], str(value["days"]), value.get("kind") or ""
     elif rule["operator"] == "between":
         row.values, row.value_to = [str(value[0])], str(value[1])

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, true
@@ -27,10 +27,18 @@ from app.blueprints.customers.models import (
     CustomerTag,
     Interaction,
 )
-from app.core.errors import InvalidInput
+from app.blueprints.customers.segment_values import (
+    MAX_DAYS,
+    MAX_LIST,
+    ValueProblem,
+    choice,
+    money,
+    tag,
+    text,
+    via_customer_validation,
+    whole,
+)
 
-MAX_LIST = 100
-MAX_DAYS = 36500
 LIST_OPERATORS = ("in", "not_in", "has_any", "has_all", "has_none")
 OPERATOR_LABELS = {
     "eq": "is",
@@ -46,12 +54,10 @@ OPERATOR_LABELS = {
     "has_none": "has none of",
     "granted": "is granted",
     "not_granted": "is not granted",
+    "any_of": "any of",
+    "none_of": "none of",
 }
 NUMERIC = ("gt", "gte", "lt", "lte", "between")
-
-
-class ValueProblem(ValueError):
-    """What is wrong with a rule's value, in words for the person who typed it."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +70,17 @@ class Field:
     operators: tuple[str, ...]
     scalar: Callable[[Any], Any]  # checks and normalizes one value (raises ValueProblem)
     build: Callable[[str, Any, datetime], ColumnElement[bool]]
-    widget: str = "text"  # text | number | money | choice | interactions (portal input)
+    widget: str = "text"  # text | number | money | choice | interactions | purchases (portal input)
     choices: tuple = ()
     hint: str = ""
     # Fields whose value is not "one value / a list / a [low, high] pair" check it whole.
     whole_value: Callable[[str, Any], Any] | None = None
+    # Choices read when the builder renders (a picker over rows of another domain): (value, label).
+    options: Callable[[], list[tuple[str, str]]] | None = None
+    # The "purchases" widget's value is {value_key: [...], "days": n | None}.
+    value_key: str = ""
+    # The checked value in words for the rule's description, when a list does not say it.
+    words: Callable[[str, Any], str] | None = None
 
 
 FIELDS: dict[str, Field] = {}
@@ -82,78 +94,6 @@ def register_field(field: Field) -> Field:
         raise ValueError(f"segment field {field.name} uses unknown operators {sorted(unknown)}")
     FIELDS[field.name] = field
     return field
-
-
-# --- Value checks -----------------------------------------------------------------------
-
-
-def text(max_length: int):
-    def check(value):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueProblem("Enter a text value.")
-        if len(value.strip()) > max_length:
-            raise ValueProblem(f"At most {max_length} characters.")
-        return value.strip()
-
-    return check
-
-
-def whole(low: int, high: int):
-    def check(value):
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ValueProblem("Enter a whole number.")
-        if not low <= value <= high:
-            raise ValueProblem(f"Enter a number from {low} to {high}.")
-        return value
-
-    return check
-
-
-def money(value) -> str:
-    """Money comes as a decimal string ("19.90") or a whole number, never as a float."""
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        raise ValueProblem('Enter an amount as a decimal string, like "19.90".')
-    try:
-        amount = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise ValueProblem(f"“{value}” is not an amount.") from exc
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("10000000000"):
-        raise ValueProblem("Enter an amount from 0 up to 9,999,999,999.99.")
-    if amount != amount.quantize(Decimal("0.01")):
-        raise ValueProblem("At most two decimals.")
-    return str(amount.quantize(Decimal("0.01")))
-
-
-def choice(options: tuple):
-    def check(value):
-        if value not in options or isinstance(value, bool):
-            raise ValueProblem(f"Choose one of: {', '.join(str(o) for o in options)}.")
-        return value
-
-    return check
-
-
-def via_customer_validation(check_value: Callable[[str], str | None]):
-    """Country and language codes are checked as on the customer profile."""
-
-    def check(value):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueProblem("Enter a code.")
-        try:
-            return check_value(value)
-        except InvalidInput as error:
-            raise ValueProblem(error.detail) from error
-
-    return check
-
-
-def tag(value) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ValueProblem("Enter a tag.")
-    try:
-        return validation.tags([value])[0]
-    except InvalidInput as error:
-        raise ValueProblem(error.detail) from error
 
 
 def check_value(field: Field, operator: str, value):

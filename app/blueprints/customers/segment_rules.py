@@ -120,6 +120,8 @@ def _compile(node, now) -> ColumnElement[bool]:
 
 
 def describe_value(field: Field, operator: str, value) -> str:
+    if field.words is not None:
+        return field.words(operator, value)
     if field.name == "interactions_in_period":
         kind = f" {value['kind']}" if value.get("kind") else ""
         return f"{value['count']}{kind} in the last {value['days']} days"

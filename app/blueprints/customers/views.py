@@ -31,6 +31,7 @@ from app.blueprints.customers import (
     interactions,
     queries,
     services,
+    timeline,
 )
 from app.blueprints.customers.forms import (
     ActionForm,
@@ -198,15 +199,23 @@ def edit_customer(customer_id):
 
 
 def timeline_context(customer, *, kind: str = "", before: str | None = None) -> dict:
-    kind = kind if kind in queries.TIMELINE_KINDS else ""
+    # Entries of other domains (orders) only for those who may read them there.
+    sources = timeline.visible_sources(current_identity_can)
+    page = timeline.timeline(customer.id, kind=kind, before=before, limit=TIMELINE_PER_PAGE, sources=sources)
+    kinds = [
+        (k, kind_label(k) if k not in ("consent", "profile") else k.capitalize())
+        for k in timeline.TIMELINE_KINDS
+    ]
     return {
         "customer": customer,
-        "timeline": queries.timeline(customer.id, kind=kind, before=before, limit=TIMELINE_PER_PAGE),
-        "kind": kind,
-        "before": before if queries.parse_cursor(before) else None,
-        "kinds": [
-            (k, kind_label(k) if k not in ("consent", "profile") else k.capitalize())
-            for k in queries.TIMELINE_KINDS
+        "timeline": page,
+        "kind": kind if kind in timeline.timeline_kinds(sources) else "",
+        "before": before if timeline.parse_cursor(before) else None,
+        "kinds": [*kinds, *((source.kind, source.label) for source in sources)],
+        "record_lists": [
+            (source.list_label, source.list_url(customer.id))
+            for source in sources
+            if source.list_url is not None
         ],
         "kind_label": kind_label,
         "purpose_labels": PURPOSE_LABELS,

@@ -34,7 +34,10 @@ ORDERS_SETTINGS = define_permission(
 bp = Blueprint("orders", __name__)
 api_bp = ApiBlueprint("orders_api", __name__, url_prefix="/api/v1/admin", description="Orders (staff)")
 store_api_bp = ApiBlueprint(
-    "store_orders_api", __name__, url_prefix="/api/v1/store", description="Storefront carts, checkout and orders"
+    "store_orders_api",
+    __name__,
+    url_prefix="/api/v1/store",
+    description="Storefront carts, checkout and orders",
 )
 hooks_api_bp = ApiBlueprint(
     "payment_hooks_api",
@@ -48,15 +51,22 @@ extra_api_blueprints = (store_api_bp, hooks_api_bp)
 from app.blueprints.orders import (  # noqa: E402,F401
     admin_api,
     checkout_api,
+    customer_figures,
+    customer_merge,
+    customer_segments,
+    customer_timeline,
     emails,
     hooks_api,
     invoice_api,
     invoice_models,
     invoice_rendering,
     invoice_views,
+    order_dashboard,
     order_models,
+    order_page_views,
     order_views,
     payment_models,
+    payment_webhooks,
     phone_order_views,
     seed,
     seed_orders,

@@ -5,13 +5,23 @@
 1. re-prices the cart with the one pricing pipeline (what the cart showed is what is
    charged; with `expected_total` a total that changed since the shopper saw it is a
    Conflict `price_changed` instead of a surprise);
-2. creates the order with a snapshot of lines, totals, addresses and method, its human
-   number and its tracking token;
-3. reserves the stock (`inventory.reservations.reserve`: variants locked in id order, all
-   or nothing; backorders where a variant allows them);
-4. records the payment (pending until the gateway answers, see `payments.start_payment`),
-   marks the cart checked out, writes the timeline and audit entries and emits
-   `order.placed` (delivered after the commit).
+2. creates the order with a snapshot of totals, addresses and method, its human number
+   and its tracking token; records the payment (pending until the gateway answers, see
+   `payments.start_payment`), marks the cart checked out, writes the timeline and audit
+   entries and emits `order.placed` (delivered after the commit);
+3. reserves the stock last (`inventory.reservations.reserve`: variants locked in id
+   order, all or nothing, `out_of_stock` by SKU; backorders where a variant allows them)
+   and writes the lines with what each got. Coming last, the reservation holds the stock
+   rows locked only for the lines' INSERT and the COMMIT: under a hot SKU, that hold time
+   is what checkouts queue on.
+
+`place_order_with_payment` is the same with two options the storefront uses:
+`start_offline_payment` starts the payment in the order's own transaction when the gateway
+calls no provider (manual: nothing waits on the network, no second transaction), and
+`precheck_stock=False` leaves the stock check to the reservation alone. The reservation
+decides under the row locks and refuses with `out_of_stock`; availability read while
+pricing (the default: a shortage is `line_problems`, by line, before anything is written)
+is a guess under concurrency, and a query.
 
 Any failure raises, and the entrypoint's rollback leaves nothing behind: no order without
 stock, no stock reserved without an order. A cart checks out once (unique `cart_id`).
@@ -21,14 +31,18 @@ The storefront and staff phone orders both come through here.
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import insert
+from sqlalchemy.orm.attributes import set_committed_value
 
 from app.blueprints.inventory import reservations
 from app.blueprints.orders import gateways, lifecycle, payments, pricing
+from app.blueprints.orders.gateways import GatewayResult
 from app.blueprints.orders.models import Cart
 from app.blueprints.orders.order_models import Order, OrderLine
+from app.blueprints.orders.payment_models import Payment
 from app.core import audit, crypto
 from app.core.errors import Conflict
 from app.core.events import emit
@@ -36,6 +50,8 @@ from app.extensions import db
 
 NUMBER_OFFSET = 100000  # order numbers start at 100001: six digits to read out
 TRACKING_TOKEN_BYTES = 24
+# Gateways whose payment start calls no provider (nothing to wait for on the network), so
+# checkout may start it inside the order's own transaction.
 
 PROBLEM_MESSAGES = {
     pricing.CART_NOT_OPEN: "The cart is already checked out or expired.",
@@ -59,7 +75,8 @@ def tracking_token(order: Order) -> str:
 
 
 def tracking_token_matches(order: Order, token: str | None) -> bool:
-    return bool(token) and secrets.compare_digest(tracking_token(order), token)
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and a token is user input.
+    return bool(token) and secrets.compare_digest(tracking_token(order).encode(), token.encode())
 
 
 def _refuse_unready(quote: pricing.CartQuote) -> None:
@@ -87,8 +104,39 @@ def place_order(
     channel: str = "storefront",
 ) -> Order:
     """Turn an open, ready cart (loaded FOR UPDATE) into an order (see the module doc)."""
+    return place_order_with_payment(
+        cart,
+        actor=actor,
+        payment_method=payment_method,
+        expected_total=expected_total,
+        customer_note=customer_note,
+        channel=channel,
+    ).order
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    order: Order
+    payment: Payment
+    # The gateway's answer when the payment was started with the order (a gateway that
+    # calls no provider, asked for with `start_offline_payment`); None: not started yet.
+    payment_started: GatewayResult | None = None
+
+
+def place_order_with_payment(
+    cart: Cart,
+    *,
+    actor,
+    payment_method: str | None = None,
+    expected_total: Decimal | None = None,
+    customer_note: str = "",
+    channel: str = "storefront",
+    start_offline_payment: bool = False,
+    precheck_stock: bool = True,
+) -> PlacedOrder:
+    """`place_order`, returning the payment too (see the module doc for the options)."""
     gateway = gateways.gateway_for_checkout(payment_method)
-    quote = pricing.price_cart(cart)
+    quote = pricing.price_cart(cart, with_availability=precheck_stock)
     _refuse_unready(quote)
     if expected_total is not None and expected_total != quote.total:
         raise Conflict(
@@ -97,14 +145,7 @@ def place_order(
             errors={"expected_total": [f"The total is now {quote.total}."]},
         )
     order = _create_order(cart, quote, gateway.code, actor=actor, channel=channel, note=customer_note)
-    allocations = reservations.reserve(
-        [(line.variant_id, line.quantity) for line in quote.lines],
-        reference=order.reference,
-        actor=actor,
-        customer_id=cart.customer_id,
-    )
-    _add_lines(order, quote, allocations)
-    payments.create_payment(order, gateway.code)
+    payment = payments.create_payment(order, gateway.code)
     cart.status = "checked_out"
     lifecycle.record_event(
         order, "placed", actor=actor, to_status=order.status, channel=channel, total=str(order.total)
@@ -116,8 +157,20 @@ def place_order(
         target_id=order.id,
         summary=f"Order {order.number} placed ({channel}), {order.total} {order.currency}",
     )
+    started = None
+    if start_offline_payment and not gateway.collects_online:
+        started = payments.start_payment(payment, order)
+    # The stock last (see the module doc): everything above is written before the first
+    # stock row is locked, since the reservation flushes the session first.
+    allocations = reservations.reserve(
+        [(line.variant_id, line.quantity) for line in quote.lines],
+        reference=order.reference,
+        actor=actor,
+        customer_id=cart.customer_id,
+    )
+    _add_lines(order, quote, allocations)
     emit("order.placed", order_id=order.id)
-    return order
+    return PlacedOrder(order, payment, started)
 
 
 def _create_order(cart: Cart, quote: pricing.CartQuote, gateway_code: str, *, actor, channel, note) -> Order:
@@ -188,6 +241,12 @@ def _add_lines(order: Order, quote: pricing.CartQuote, allocations) -> None:
         }
         for position, (line, allocation) in enumerate(zip(quote.lines, allocations, strict=True), start=1)
     ]
-    # One multi-row INSERT, not one per line.
-    db.session.execute(insert(OrderLine), rows)
-    db.session.expire(order, ["lines"])
+    # One multi-row INSERT ... RETURNING (not one per line, as the unit of work does on
+    # SQLite), whose rows become the order's lines without being read back.
+    lines = db.session.scalars(insert(OrderLine).returning(OrderLine), rows).all()
+    set_committed_value(order, "lines", sorted(lines, key=lambda line: line.position))
+
+
+crypto.register_reencryption(
+    "order tracking token(s)", lambda: crypto.reencrypt_column(Order, Order.tracking_token_encrypted)
+)

@@ -46,8 +46,11 @@ class WebhookEvent:
     event_type: str
     payment_reference: str | None  # the payment's id at the provider
     status: str | None  # what the event says the payment now is (as GatewayResult.status)
-    amount: Decimal | None  # captured or refunded amount, when the event carries one
+    amount: Decimal | None  # captured or refunded amount (cumulative), when the event carries one
     raw: dict
+    # What the provider had captured when it refunded: a refund can arrive before the event
+    # that told us about the capture (providers do not promise order).
+    captured_amount: Decimal | None = None
 
 
 class WebhookRejected(Exception):
@@ -57,6 +60,9 @@ class WebhookRejected(Exception):
 class PaymentGateway(Protocol):
     code: str
     label: str
+    # True: the customer pays the provider themselves (a card form); False: the money
+    # arrives by other means and staff record it, so the payment can start at once.
+    collects_online: bool
 
     def is_configured(self) -> bool: ...
 
@@ -84,6 +90,7 @@ class ManualGateway:
 
     code = "manual"
     label = "Bank transfer or cash on delivery"
+    collects_online = False
 
     def is_configured(self) -> bool:
         return True
@@ -127,6 +134,11 @@ def offered_gateways() -> list[PaymentGateway]:
     """The gateways checkout offers now, in the order of `PAYMENT_GATEWAYS`."""
     codes = [c.strip() for c in current_app.config.get("PAYMENT_GATEWAYS", "manual").split(",") if c.strip()]
     return [_gateways[c] for c in codes if c in _gateways and _gateways[c].is_configured()]
+
+
+def offline_gateways() -> list[PaymentGateway]:
+    """What staff can take an order with: the customer is not at a card form."""
+    return [gateway for gateway in offered_gateways() if not gateway.collects_online]
 
 
 def gateway_for_checkout(code: str | None) -> PaymentGateway:

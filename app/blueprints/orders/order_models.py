@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -55,6 +55,16 @@ class Order(db.Model):
         Index("ix_orders_customer_placed_at", "customer_id", "placed_at"),
         Index("ix_orders_total", "total"),
         Index("ix_orders_email", "email"),
+        # Segments' "bought ... within N days": only orders that count (paid, not cancelled),
+        # read from the index alone.
+        Index(
+            "ix_orders_counted_placed_at",
+            "placed_at",
+            "customer_id",
+            "id",
+            postgresql_where=text("paid_at IS NOT NULL AND status <> 'cancelled'"),
+            sqlite_where=text("paid_at IS NOT NULL AND status <> 'cancelled'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -113,6 +123,9 @@ class Order(db.Model):
 
     @property
     def balance_due(self) -> Decimal:
+        """What the customer still owes: nothing once the order is cancelled."""
+        if self.status == "cancelled":
+            return Decimal("0.00")
         return self.total - self.amount_paid + self.amount_refunded
 
 
@@ -128,13 +141,15 @@ class OrderLine(db.Model):
         CheckConstraint(
             "shipped_quantity >= 0 AND shipped_quantity <= quantity", name="shipped_within_quantity"
         ),
+        # Segments' "bought a product / in a category": from the product to its orders.
+        Index("ix_order_lines_product_order", "product_id", "order_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     order_id: Mapped[int] = mapped_column(ForeignKey("orders.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column()
     variant_id: Mapped[int | None] = mapped_column(ForeignKey("variants.id", ondelete="SET NULL"), index=True)
-    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"), index=True)
+    product_id: Mapped[int | None] = mapped_column(ForeignKey("products.id", ondelete="SET NULL"))
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     title: Mapped[str] = mapped_column(String(200))

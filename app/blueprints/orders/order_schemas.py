@@ -128,3 +128,13 @@ class CheckoutResultSchema(OrderSchema):
 
     tracking_token = ma.fields.String(metadata={"description": "Secret of the order's tracking link"})
     payment_action = ma.fields.Nested(CheckoutPaymentSchema)
+
+
+class CustomerOrderSchema(OrderSchema):
+    class Meta:
+        description = "One of the customer's orders with its status history (no internal notes)."
+
+    timeline = ma.fields.List(
+        ma.fields.Nested(CustomerOrderEventSchema),
+        metadata={"description": "Placed, then every status change, oldest first"},
+    )

@@ -10,27 +10,32 @@ Rules:
 - A webhook is processed once: its (gateway, event id) is stored first and a second
   delivery finds it and changes nothing. Amounts in webhooks are cumulative, so an event
   about money we already recorded (our own capture or refund) changes nothing either.
+- Whatever changes money takes the order's row lock first and re-reads the amounts, so a
+  webhook about our own refund waits for that refund's commit and then finds it recorded
+  (no double counting), and two staff members cannot both refund the last euro.
 """
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
 from app.blueprints.orders import gateways, lifecycle
-from app.blueprints.orders.gateways import GatewayResult, WebhookEvent
+from app.blueprints.orders.gateways import GatewayResult
 from app.blueprints.orders.order_models import Order
-from app.blueprints.orders.payment_models import GatewayWebhookEvent, Payment, PaymentTransaction
+from app.blueprints.orders.payment_models import Payment, PaymentTransaction
 from app.core import audit
 from app.core.audit import actor_label
-from app.core.errors import Conflict, InvalidInput, NotFound
+from app.core.errors import Conflict, InvalidInput
 from app.core.events import emit
 from app.core.money import to_money
 from app.core.timeutil import utcnow
-from app.core.transaction import savepoint
+from app.core.transaction import keep_if_rolled_back
 from app.extensions import db
+
+log = logging.getLogger(__name__)
 
 ZERO = Decimal("0.00")
 
@@ -44,6 +49,16 @@ def create_payment(order: Order, gateway_code: str) -> Payment:
 
 def payments_of(order: Order) -> list[Payment]:
     return list(db.session.scalars(select(Payment).where(Payment.order_id == order.id).order_by(Payment.id)))
+
+
+def lock_order_money(order: Order) -> None:
+    """Take the order's row lock (until the commit) and re-read its amounts and payments'
+    as committed by whoever held it before (see the module doc)."""
+    db.session.flush()  # a refresh must not drop what this transaction changed already
+    db.session.refresh(order, with_for_update=True)
+    db.session.scalars(
+        select(Payment).where(Payment.order_id == order.id).execution_options(populate_existing=True)
+    ).all()
 
 
 def record_transaction(
@@ -69,7 +84,15 @@ def record_transaction(
 def start_payment(payment: Payment, order: Order) -> GatewayResult:
     """Ask the gateway to start collecting (create the PaymentIntent); run right after the
     checkout committed. A failure leaves the order pending_payment with a failed payment
-    the customer can retry."""
+    the customer can retry. An order that costs nothing is paid at once (no provider
+    takes a payment of zero)."""
+    if payment.amount <= 0:
+        result = GatewayResult(True, status="paid", amount=ZERO)
+        record_transaction(payment, "capture", result, amount=ZERO)
+        payment.status = "paid"
+        sync_order_payment_status(order)
+        _order_paid(order, actor=None)
+        return result
     gateway = gateways.get_gateway(payment.gateway)
     result = gateway.authorize(
         payment_id=payment.id,
@@ -89,12 +112,12 @@ def start_payment(payment: Payment, order: Order) -> GatewayResult:
     elif result.status == "paid":
         apply_capture(payment, order, result.amount or payment.amount)
     elif result.status == "authorized":
-        _authorized(payment, order)
+        mark_authorized(payment, order)
     sync_order_payment_status(order)
     return result
 
 
-def _authorized(payment: Payment, order: Order) -> None:
+def mark_authorized(payment: Payment, order: Order) -> None:
     if payment.status in ("pending", "failed"):
         payment.status = "authorized"
         lifecycle.record_event(order, "payment", status="authorized", amount=str(payment.amount))
@@ -112,16 +135,30 @@ def apply_capture(payment: Payment, order: Order, amount: Decimal, *, actor=None
     order.amount_paid += amount
     lifecycle.record_event(order, "payment", actor=actor, status="captured", amount=str(amount))
     sync_order_payment_status(order)
-    if order.payment_status == "paid" and order.paid_at is None:
-        order.paid_at = utcnow()
-        if order.status == "pending_payment":
-            lifecycle.transition(order, "paid", actor=actor, note="Payment received")
-        elif order.status == "on_hold" and order.held_from == "pending_payment":
-            order.held_from = "paid"
-        from app.blueprints.orders import invoices  # invoices read payments: a cycle
+    _order_paid(order, actor=actor)
 
-        invoices.issue_invoice(order)
-        emit("order.paid", order_id=order.id)
+
+def _order_paid(order: Order, *, actor) -> None:
+    """Once the whole total is in: the order to paid, its invoice, `order.paid`."""
+    if order.payment_status != "paid" or order.paid_at is not None:
+        return
+    if order.status == "cancelled":
+        # Money that arrived after the cancellation (it could not be voided in time) is
+        # recorded as it is, and staff are told to give it back; a cancelled order is
+        # neither invoiced nor announced as paid.
+        lifecycle.record_event(
+            order, "payment", actor=actor, note="Payment received for a cancelled order: refund it."
+        )
+        return
+    order.paid_at = utcnow()
+    if order.status == "pending_payment":
+        lifecycle.transition(order, "paid", actor=actor, note="Payment received")
+    elif order.status == "on_hold" and order.held_from == "pending_payment":
+        order.held_from = "paid"
+    from app.blueprints.orders import invoices  # invoices read payments: a cycle
+
+    invoices.issue_invoice(order)
+    emit("order.paid", order_id=order.id)
 
 
 def apply_refund(payment: Payment, order: Order, amount: Decimal, *, actor=None, reference=None) -> None:
@@ -166,9 +203,11 @@ def _open_payment(order: Order, *statuses: str) -> Payment:
 
 
 def mark_paid(order: Order, *, actor, amount: Decimal | None = None, note: str = "") -> Order:
-    """Staff record money received outside a gateway (bank transfer, cash on delivery)."""
+    """Staff record money received outside a gateway (bank transfer, cash on delivery): the
+    amount due by default, or part of it (the order stays pending until all is in)."""
     if order.payment_method != "manual":
         raise Conflict("Only manual payments are marked paid by hand.", code="invalid_payment_state")
+    lock_order_money(order)
     if order.status == "cancelled" or order.payment_status == "paid":
         raise Conflict("This order is not waiting for payment.", code="invalid_payment_state")
     payment = _open_payment(order, "pending", "failed")
@@ -193,16 +232,16 @@ def mark_paid(order: Order, *, actor, amount: Decimal | None = None, note: str =
 def capture_payment(order: Order, *, actor) -> Order:
     """Capture an authorized card payment (stores that authorize at checkout and capture
     at shipping)."""
+    lock_order_money(order)
     payment = _open_payment(order, "authorized")
+    amount = payment.amount - payment.amount_captured
     result = gateways.get_gateway(payment.gateway).capture(
-        reference=payment.gateway_reference or "", amount=payment.amount, currency=payment.currency
+        reference=payment.gateway_reference or "", amount=amount, currency=payment.currency
     )
-    record_transaction(payment, "capture", result, amount=payment.amount, actor=actor)
     if not result.succeeded:
-        raise Conflict(
-            f"The payment provider refused the capture: {result.error_message}", code="payment_failed"
-        )
-    apply_capture(payment, order, result.amount or payment.amount, actor=actor)
+        _refused("capture", payment, result, amount=amount, actor=actor)
+    record_transaction(payment, "capture", result, amount=amount, actor=actor)
+    apply_capture(payment, order, result.amount or amount, actor=actor)
     audit.record(
         "order.payment_captured", actor=actor, target=order, summary=f"Order {order.number} captured"
     )
@@ -210,30 +249,67 @@ def capture_payment(order: Order, *, actor) -> Order:
 
 
 def settle_cancelled_order(order: Order, *, actor) -> None:
-    """Void what is only authorized or pending, refund what was captured (in full)."""
+    """Give back whatever was captured (in full) and void what is still open (pending,
+    authorized, or failed but retryable at the provider), so a cancelled order can neither
+    keep nor take money."""
+    lock_order_money(order)
     for payment in payments_of(order):
-        gateway = gateways.get_gateway(payment.gateway)
-        if payment.status in ("pending", "authorized"):
-            result = (
-                gateway.void(reference=payment.gateway_reference or "")
-                if payment.gateway_reference
-                else (GatewayResult(True, status="voided"))
-            )
-            record_transaction(payment, "void", result, amount=payment.amount, actor=actor)
-            if not result.succeeded:
-                raise Conflict(
-                    f"The payment provider refused to void: {result.error_message}", code="payment_failed"
-                )
-            payment.status = "voided"
-        elif payment.status in ("paid", "partially_refunded"):
+        open_at_provider = payment.status in ("pending", "authorized") or (
+            payment.status == "failed" and payment.gateway_reference
+        )
+        if refundable(payment) > 0:
             refund_payment(
                 payment,
                 order,
-                payment.amount_captured - payment.amount_refunded,
+                refundable(payment),
                 actor=actor,
                 idempotency_key=f"cancel-payment-{payment.id}",
             )
+        elif open_at_provider:
+            _void(payment, actor=actor)
     sync_order_payment_status(order)
+
+
+def _void(payment: Payment, *, actor) -> None:
+    if payment.gateway_reference:
+        result = gateways.get_gateway(payment.gateway).void(reference=payment.gateway_reference)
+    else:  # nothing was ever asked of the provider (a bank transfer awaited)
+        result = GatewayResult(True, status="voided")
+    if not result.succeeded:
+        _refused("void", payment, result, amount=payment.amount, actor=actor)
+    record_transaction(payment, "void", result, amount=payment.amount, actor=actor)
+    payment.status = "voided"
+
+
+def _refused(action: str, payment: Payment, result: GatewayResult, *, amount: Decimal, actor=None):
+    """The provider said no: the use case fails (Conflict), but the attempt stays on record
+    (a payment transaction and a timeline entry, kept after the rollback)."""
+    log.warning(
+        "payment %s: %s refused by %s: %s %s",
+        payment.id,
+        action,
+        payment.gateway,
+        result.error_code,
+        result.error_message,
+    )
+    payment_id, order_id = payment.id, payment.order_id
+
+    def keep_the_refusal() -> None:
+        kept = db.session.get(Payment, payment_id)
+        record_transaction(kept, action, result, amount=amount, actor=actor)
+        lifecycle.record_event(
+            db.session.get(Order, order_id),
+            "payment",
+            actor=actor,
+            note=result.error_message,
+            status=f"{action}_refused",
+            error=result.error_code,
+        )
+
+    keep_if_rolled_back(keep_the_refusal)
+    raise Conflict(
+        f"The payment provider refused the {action}: {result.error_message}", code="payment_failed"
+    )
 
 
 def refundable(payment: Payment) -> Decimal:
@@ -241,7 +317,9 @@ def refundable(payment: Payment) -> Decimal:
 
 
 def refund_payment(payment: Payment, order: Order, amount: Decimal, *, actor, idempotency_key: str) -> None:
-    """Give money back through the gateway, never more than is refundable."""
+    """Give money back through the gateway, never more than is refundable (captured minus
+    refunded, as committed: the order is locked first)."""
+    lock_order_money(order)
     amount = to_money(amount)
     if amount <= 0 or amount > refundable(payment):
         raise InvalidInput("Amount out of range.", errors={"amount": [f"At most {refundable(payment)}."]})
@@ -251,74 +329,16 @@ def refund_payment(payment: Payment, order: Order, amount: Decimal, *, actor, id
         currency=payment.currency,
         idempotency_key=idempotency_key,
     )
-    record_transaction(payment, "refund", result, amount=amount, actor=actor, idempotency_key=idempotency_key)
     if not result.succeeded:
-        raise Conflict(
-            f"The payment provider refused the refund: {result.error_message}", code="payment_failed"
-        )
+        _refused("refund", payment, result, amount=amount, actor=actor)
+    record_transaction(payment, "refund", result, amount=amount, actor=actor, idempotency_key=idempotency_key)
     apply_refund(payment, order, amount, actor=actor, reference=result.reference)
-
-
-# ---- webhooks --------------------------------------------------------------------------
-
-
-def handle_webhook(gateway_code: str, body: bytes, headers) -> str:
-    """Verify, store once, apply. Returns what was done ("duplicate", "applied", ...).
-    Raises gateways.WebhookRejected for an event that cannot be trusted."""
-    gateway = gateways.get_gateway(gateway_code)
-    event = gateway.parse_webhook(body, headers)
-    payment = None
-    if event.payment_reference:
-        payment = db.session.scalar(
-            select(Payment).where(
-                Payment.gateway == gateway_code, Payment.gateway_reference == event.payment_reference
-            )
-        )
-    stored = GatewayWebhookEvent(
-        gateway=gateway_code,
-        event_id=event.event_id[:255],
-        event_type=event.event_type[:100],
-        payment_id=payment.id if payment else None,
-        payload=audit.json_safe(event.raw),
+    audit.record(
+        "order.refunded",
+        actor=actor,
+        target=order,
+        summary=f"Order {order.number}: {amount} {payment.currency} refunded",
+        amount=str(amount),
+        payment_id=payment.id,
+        reference=result.reference,
     )
-    try:
-        with savepoint():
-            db.session.add(stored)
-    except IntegrityError:
-        return "duplicate"
-    stored.outcome = _apply_webhook(event, payment) if payment else "unknown payment"
-    return stored.outcome
-
-
-def _apply_webhook(event: WebhookEvent, payment: Payment) -> str:
-    order = db.session.get(Order, payment.order_id, with_for_update=True)
-    record_transaction(
-        payment,
-        "webhook",
-        GatewayResult(True, status=event.status, reference=event.event_id, raw=event.raw),
-        amount=event.amount if event.amount is not None else ZERO,
-    )
-    if event.status == "authorized":
-        _authorized(payment, order)
-    elif event.status == "paid":
-        captured = event.amount if event.amount is not None else payment.amount
-        apply_capture(payment, order, captured - payment.amount_captured)
-    elif event.status == "failed":
-        if payment.status in ("pending", "authorized"):
-            payment.status = "failed"
-            lifecycle.record_event(order, "payment", status="failed", error=event.raw.get("error", ""))
-    elif event.status == "refunded" and event.amount is not None:
-        apply_refund(payment, order, event.amount - payment.amount_refunded, reference=event.event_id)
-    elif event.status == "voided" and payment.status in ("pending", "authorized", "failed"):
-        payment.status = "voided"
-    else:
-        return "ignored"
-    sync_order_payment_status(order)
-    return "applied"
-
-
-def find_order_payment(order_id: int, payment_id: int) -> Payment:
-    payment = db.session.get(Payment, payment_id)
-    if payment is None or payment.order_id != order_id:
-        raise NotFound("No such payment.", code="payment_not_found")
-    return payment

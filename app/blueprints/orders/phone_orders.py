@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from app.blueprints.customers import services as customer_services
-from app.blueprints.orders import carts, checkout
+from app.blueprints.orders import carts, checkout, gateways
 from app.blueprints.orders.order_models import Order
 from app.core.errors import Conflict, InvalidInput
 
@@ -34,6 +34,12 @@ class PhoneOrder:
 
 def place_phone_order(request: PhoneOrder, *, actor) -> Order:
     """Place an order for a customer (or a guest email) on their behalf."""
+    if gateways.gateway_for_checkout(request.payment_method).collects_online:
+        # Nobody would be at the card form to pay it: phone orders are paid by other means.
+        raise InvalidInput(
+            "Orders taken by staff are paid by bank transfer or cash on delivery.",
+            errors={"payment_method": ["Not for orders taken by staff."]},
+        )
     if not request.lines:
         raise InvalidInput("Add at least one item.", errors={"lines": ["Add at least one item."]})
     customer = customer_services.get_customer(request.customer_id) if request.customer_id else None

@@ -230,11 +230,16 @@ class CartQuote:
 
 
 def price_cart(
-    cart: Cart, *, prices_include_tax: bool | None = None, store_country: str | None = None
+    cart: Cart,
+    *,
+    prices_include_tax: bool | None = None,
+    store_country: str | None = None,
+    with_availability: bool = True,
 ) -> CartQuote:
     """Price a cart (see the module docstring). Reads only: one query for the lines with
-    their variants and products, one for availability, one for the shipping methods of
-    the destination (with their bands) and one for tax rates. The keyword arguments
+    their variants and products, one for availability (none `with_availability=False`: a
+    checkout whose reservation checks the stock), one for the shipping methods of the
+    destination (with their bands) and one for tax rates. The other keyword arguments
     override the app settings (PRICES_INCLUDE_TAX, STORE_COUNTRY)."""
     config = current_app.config
     if prices_include_tax is None:
@@ -245,7 +250,7 @@ def price_cart(
     else:
         country, region = (store_country or config.get("STORE_COUNTRY", "NL")).upper(), ""
 
-    lines = _priced_lines(cart)
+    lines = _priced_lines(cart, with_availability)
     draft = QuoteDraft(cart, cart.currency, prices_include_tax, lines)
     for step in discount_steps():
         step.apply(draft)
@@ -325,7 +330,7 @@ def price_cart(
     )
 
 
-def _priced_lines(cart: Cart) -> list[LineQuote]:
+def _priced_lines(cart: Cart, with_availability: bool = True) -> list[LineQuote]:
     """Step 1: every line at its variant's current price, with availability and problems."""
     if cart.id is None:
         return []
@@ -336,7 +341,8 @@ def _priced_lines(cart: Cart) -> list[LineQuote]:
         .where(CartLine.cart_id == cart.id)
         .order_by(CartLine.id)
     ).all()
-    availability = stock_view().availability([variant.id for _, variant, _ in rows]) if rows else {}
+    wanted = [variant.id for _, variant, _ in rows] if with_availability else []
+    availability = stock_view().availability(wanted) if wanted else {}
     lines = []
     for line, variant, product in rows:
         quote = LineQuote(

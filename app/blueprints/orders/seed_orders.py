@@ -22,7 +22,12 @@ from app.core.transaction import savepoint
 from app.extensions import db
 
 SEED_ORDER = 60  # after the shipping and tax settings (50)
-FALLBACK_ADDRESS = {"line1": "Prinsengracht 263", "postal_code": "1016 GV", "city": "Amsterdam", "country": "NL"}
+FALLBACK_ADDRESS = {
+    "line1": "Prinsengracht 263",
+    "postal_code": "1016 GV",
+    "city": "Amsterdam",
+    "country": "NL",
+}
 # How many demo orders end in each state, and how to get there.
 STATES = (
     ("pending_payment", 6),
@@ -83,14 +88,16 @@ def _place(customer: Customer, variant_ids: list[int], rng: random.Random, metho
     for variant_id in rng.sample(variant_ids, k=min(len(variant_ids), rng.randint(1, 3))):
         carts.add_line(cart, variant_id=variant_id, quantity=rng.randint(1, 2))
     carts.update_details(cart, shipping_address=_address(customer))
-    offered = shipping.methods_for(cart.shipping_address["country"], cart.shipping_address.get("region") or "")
+    offered = shipping.methods_for(
+        cart.shipping_address["country"], cart.shipping_address.get("region") or ""
+    )
     carts.update_details(cart, shipping_method=offered[0].code)
     return checkout.place_order(cart, actor=customer, payment_method=method)
 
 
 def _advance(order: Order, state: str, staff) -> None:
     paid_states = ("paid", "processing", "shipped", "delivered", "completed")
-    if state in paid_states or state == "cancelled" and order.id % 2:
+    if state in paid_states or (state == "cancelled" and order.id % 2):
         payments.mark_paid(order, actor=staff)
     if state in ("processing", "shipped", "delivered", "completed"):
         lifecycle.start_processing(order, actor=staff)
@@ -119,11 +126,13 @@ def _backdate(order: Order, days: int) -> None:
 def seed_demo_orders() -> str | None:
     if db.session.scalar(select(func.count()).select_from(Order)):
         return None
-    customers = list(db.session.scalars(select(Customer).where(Customer.status == "active").order_by(Customer.id)))
+    customers = list(
+        db.session.scalars(select(Customer).where(Customer.status == "active").order_by(Customer.id))
+    )
     variant_ids = _stocked_variants()
     if not customers or not variant_ids:
         return None
-    rng = random.Random(2026)
+    rng = random.Random(2026)  # noqa: S311  (demo data: the same orders on every install)
     staff = DemoStaff()
     placed = 0
     plan = [state for state, count in STATES for _ in range(count)]

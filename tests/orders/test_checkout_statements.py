@@ -1,0 +1,125 @@
+"""The checkout's SQL statement budget (the issue: "a checkout issues at most 30 SQL
+statements for a 5-line cart; a test counts them").
+
+Counted: every statement the storefront checkout request sends, from the request's start
+to its response, as SQLAlchemy's `before_cursor_execute` sees them: the idempotency claim
+and the stored answer, pricing, the order, the stock reservation, the payment start with
+the manual gateway, and what the `order.placed` listeners do inside the request. Real
+transactions (`committed_db`), so the test's rollback-savepoints do not count.
+
+- Background jobs are queued as in production (a worker runs them), not run inline as the
+  test app otherwise does.
+- SQLite's BEGIN is not a statement of the checkout: the app issues it by hand
+  (app/__init__.py) where PostgreSQL's driver sends its own unseen, so it is left out and
+  the transactions are counted apart, on both databases alike.
+- SQLite has no data-modifying CTE: the stock ledger writes each reserved line's movement
+  in a second statement (`ledger._change_and_record`), one more per line than on
+  PostgreSQL. The budget is the same on both (25 on PostgreSQL and 30 on SQLite when last
+  measured).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event
+
+from app.core import jobs
+from app.core.transaction import transaction
+from tests.factories.catalog import LocationFactory, ProductFactory, stock
+from tests.factories.orders import tax_rates, zone_with_methods
+from tests.orders.checkout_helpers import checkout_call, ready_cart
+
+BUDGET = 30  # statements for a five-line cart
+
+
+@pytest.fixture
+def queued_jobs(monkeypatch):
+    queued = []
+
+    def queue(func, args, kwargs, queue, retries):
+        queued.append(func.__qualname__)
+
+    monkeypatch.setattr(jobs, "_enqueue_now", queue)
+    return queued
+
+
+@pytest.fixture
+def skus(committed_db):
+    """Five products (one variant each) with plenty of stock in one location."""
+    with transaction():
+        tax_rates("NL", {"standard": 21, "reduced": 9})
+        zone_with_methods("Netherlands", ["NL"], [{"code": "standard", "flat_rate": Decimal("4.95")}])
+        location = LocationFactory()
+        variants = [ProductFactory(price=Decimal("12.50")).variants[0] for _ in range(5)]
+        for variant in variants:
+            stock(variant, location, on_hand=100)
+        return [variant.sku for variant in variants]
+
+
+@contextmanager
+def counted_statements(engine):
+    statements: list[str] = []
+    transactions: list[bool] = []
+
+    def on_statement(_connection, _cursor, statement, *_args):
+        if statement.strip().upper() != "BEGIN":
+            statements.append(" ".join(statement.split()))
+
+    def on_begin(_connection):
+        transactions.append(True)
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    event.listen(engine, "begin", on_begin)
+    try:
+        yield statements, transactions
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+        event.remove(engine, "begin", on_begin)
+
+
+def budget_for(engine, lines: int) -> int:
+    # The same on both databases (SQLite writes each ledger movement as a statement of its
+    # own, and still fits: 30 against PostgreSQL's 25).
+    return BUDGET
+
+
+def report(statements: list[str], transactions: list, budget: int, lines: int) -> str:
+    listing = "\n".join(f"{number:3}. {sql[:110]}" for number, sql in enumerate(statements, start=1))
+    return (
+        f"a {lines}-line checkout sent {len(statements)} statements (budget {budget}) "
+        f"in {len(transactions)} transactions:\n{listing}"
+    )
+
+
+@pytest.mark.parametrize("lines", [5, 1])
+def test_a_checkout_stays_within_the_statement_budget(app, committed_db, skus, queued_jobs, lines):
+    client = app.test_client()
+    cart_id = ready_cart(client, [(sku, 2) for sku in skus[:lines]])
+    engine = committed_db.engine
+    budget = budget_for(engine, lines)
+
+    with counted_statements(engine) as (statements, transactions):
+        response = checkout_call(client, cart_id, {"payment_method": "manual"})
+
+    assert response.status_code == 201, response.text
+    assert len(response.get_json()["lines"]) == lines
+    print(report(statements, transactions, budget, lines))  # the figures, also when it passes (-s)
+    assert len(statements) <= budget, report(statements, transactions, budget, lines)
+
+
+def test_each_more_line_costs_at_most_one_statement_per_ledger_write(app, committed_db, skus, queued_jobs):
+    """Lines are priced, reserved and written in set-based statements: a five-line cart
+    costs a one-line cart's statements plus the reservation's per-line writes only."""
+    engine = committed_db.engine
+    client = app.test_client()
+    counts = {}
+    for lines in (2, 5):
+        cart_id = ready_cart(client, [(sku, 1) for sku in skus[:lines]])
+        with counted_statements(engine) as (statements, _transactions):
+            assert checkout_call(client, cart_id).status_code == 201
+        counts[lines] = len(statements)
+    per_line = 2 if engine.dialect.name == "sqlite" else 1
+    assert counts[5] - counts[2] <= 3 * per_line, counts
