@@ -476,4 +476,8 @@ def test_the_dashboard_counts_orders_to_handle(sales, shop):
     panel = page.split('id="orders-to-handle-heading"')[1].split("</section>")[0]
     assert re.search(r">1</span> <a[^>]*>Paid, not yet processed", panel)
     assert re.search(r">0</span> <a[^>]*>On hold", panel)
-    assert re.search(r">1</span> <a[^>]*>Bank transfer or cash still unpaid after 3 days", panel)
+    assert re.search(r">1</span> <a[^>]*>Still unpaid after 3 days", panel)
+    # The link opens exactly what was counted.
+    link = re.search(r'href="([^"]*)">Still unpaid after 3 days', panel).group(1).replace("&amp;", "&")
+    listed = sales.get(link).text
+    assert overdue.number in listed and paid.number not in listed

@@ -29,7 +29,6 @@ from app.blueprints.auth.models import User
 from app.blueprints.customers import services as customer_services
 from app.blueprints.orders import (
     ORDERS_MANAGE,
-    ORDERS_PAYMENTS,
     ORDERS_READ,
     ORDERS_REFUND,
     api_bp,
@@ -119,13 +118,6 @@ def answered_once(work: Callable[[idempotency.Claim], Order], status: int, heade
     return claim.complete(staff_order_body(order), status, headers(order) if headers else None)
 
 
-def resource_order(claim: idempotency.Claim) -> Order | None:
-    """The order an abandoned attempt with this key already changed, if any."""
-    if not claim.resource:
-        return None
-    return db.session.get(Order, int(claim.resource.split(":")[1]))
-
-
 # ---- the list and the order --------------------------------------------------------------
 
 
@@ -167,13 +159,13 @@ class StaffOrders(MethodView):
         `placed_by`. Then the payment is started as at checkout (manual: awaiting the money)."""
 
         def place(claim: idempotency.Claim) -> Order:
-            order = resource_order(claim)
+            order = order_queries.order_by_reference(claim.resource)
             if order is None:
                 with transaction():
                     if phone_order.customer_id is not None:
                         known_customer(phone_order.customer_id)
                     order = phone_orders.place_phone_order(phone_order, actor=acting_staff())
-                    claim.attach(f"order:{order.id}")
+                    claim.attach(order.reference)
             start_payment_after_checkout(order)
             return order
 
@@ -252,21 +244,21 @@ class StaffAction:
     also_needs: str = ""  # a permission some cases need on top of `permission`, and when
 
 
-def cancel(order: Order, actor, data: dict) -> Order:
-    # Cancelling refunds what was captured: that takes the refund permission as well.
-    if order.amount_paid > order.amount_refunded and not current_identity_can(ORDERS_REFUND):
-        log_denial(ORDERS_REFUND)
-        raise PermissionDenied(
-            f"This order was paid: cancelling it refunds the payment, which needs the permission "
-            f"“{ORDERS_REFUND}”."
-        )
-    return lifecycle.cancel_order(order, actor=actor, reason=data["reason"])
+def check_case_permissions(action: StaffAction, order: Order) -> None:
+    """The route declares the action's permission; some cases need more (lifecycle decides:
+    cancelling a paid order refunds it)."""
+    for code in lifecycle.required_permissions(action.name, order):
+        if not current_identity_can(code):
+            log_denial(code)
+            raise PermissionDenied(
+                f"This needs the permission “{code}” ({action.also_needs or action.name})."
+            )
 
 
 ACTIONS = (
     StaffAction(
         "start_processing",
-        ORDERS_MANAGE,
+        lifecycle.ACTION_PERMISSIONS["start_processing"],
         ActionNoteSchema,
         "Start processing a paid order",
         "paid -> processing: it is being picked and packed.",
@@ -274,7 +266,7 @@ ACTIONS = (
     ),
     StaffAction(
         "ship",
-        ORDERS_MANAGE,
+        lifecycle.ACTION_PERMISSIONS["ship"],
         ActionNoteSchema,
         "Ship what is reserved",
         "Ships every reserved unit: shipped, or partially_shipped while backordered lines wait for "
@@ -283,7 +275,7 @@ ACTIONS = (
     ),
     StaffAction(
         "deliver",
-        ORDERS_MANAGE,
+        lifecycle.ACTION_PERMISSIONS["deliver"],
         ActionNoteSchema,
         "Mark a shipped order delivered",
         "shipped -> delivered.",
@@ -291,7 +283,7 @@ ACTIONS = (
     ),
     StaffAction(
         "complete",
-        ORDERS_MANAGE,
+        lifecycle.ACTION_PERMISSIONS["complete"],
         ActionNoteSchema,
         "Complete a delivered order",
         "delivered -> completed.",
@@ -299,7 +291,7 @@ ACTIONS = (
     ),
     StaffAction(
         "hold",
-        ORDERS_MANAGE,
+        lifecycle.ACTION_PERMISSIONS["hold"],
         ActionReasonSchema,
         "Put an open order on hold",
         "Stops an open order (fraud check, address question); `reason` is required. Release the "
@@ -308,7 +300,7 @@ ACTIONS = (
     ),
     StaffAction(
         "release_hold",
-        ORDERS_MANAGE,
+        lifecycle.ACTION_PERMISSIONS["release_hold"],
         ActionNoteSchema,
         "Release a hold",
         "Back to the status it was held from (paid, if it was paid meanwhile).",
@@ -316,19 +308,19 @@ ACTIONS = (
     ),
     StaffAction(
         "cancel",
-        ORDERS_MANAGE,
+        lifecycle.ACTION_PERMISSIONS["cancel"],
         ActionReasonSchema,
         "Cancel an order",
         f"Before anything shipped; `reason` is required. Releases the reserved stock and voids "
         f"the payment, or refunds it in full when money was captured: cancelling such an order "
         f"needs `{ORDERS_REFUND}` as well (403 otherwise).",
-        cancel,
+        lambda order, actor, data: lifecycle.cancel_order(order, actor=actor, reason=data["reason"]),
         moves_money=True,
         also_needs=f"{ORDERS_REFUND} when money was captured",
     ),
     StaffAction(
         "mark_paid",
-        ORDERS_PAYMENTS,
+        lifecycle.ACTION_PERMISSIONS["mark_paid"],
         MarkPaidSchema,
         "Record a manual payment as received",
         "For manual payments (bank transfer, cash on delivery): `amount` defaults to what is due; "
@@ -340,7 +332,7 @@ ACTIONS = (
     ),
     StaffAction(
         "capture",
-        ORDERS_PAYMENTS,
+        lifecycle.ACTION_PERMISSIONS["capture"],
         CaptureSchema,
         "Capture an authorized card payment",
         "Captures the whole authorized amount with the gateway; 409 payment_failed when the "
@@ -355,16 +347,18 @@ def run_action(action: StaffAction, number: str, data: dict):
     if not action.moves_money:
         with transaction():
             order = order_queries.order_by_number(number, for_update=True)
+            check_case_permissions(action, order)
             action.run(order, acting_staff(), data)
         return staff_order_view(order)
 
     def act(claim: idempotency.Claim) -> Order:
-        order = resource_order(claim)
+        order = order_queries.order_by_reference(claim.resource)
         if order is None:
             with transaction():
                 order = order_queries.order_by_number(number, for_update=True)
+                check_case_permissions(action, order)
                 action.run(order, acting_staff(), data)
-                claim.attach(f"order:{order.id}")
+                claim.attach(order.reference)
         return order
 
     return answered_once(act, 200)

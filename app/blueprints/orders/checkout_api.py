@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from flask import current_app, url_for
 from flask.views import MethodView
 
-from app.blueprints.orders import checkout, payments, store_api_bp
+from app.blueprints.orders import checkout, order_queries, payments, store_api_bp
 from app.blueprints.orders.gateways import GatewayResult
 from app.blueprints.orders.order_models import Order
 from app.blueprints.orders.order_schemas import CheckoutResultSchema, CheckoutSchema
@@ -127,11 +127,11 @@ class CartCheckout(MethodView):
             return claim.replay
         try:
             if claim.resource:  # the first attempt placed it and died before answering
-                order = db.session.get(Order, int(claim.resource.split(":")[1]))
+                order = order_queries.order_by_reference(claim.resource)
                 return _answer(claim, order, start_payment_after_checkout(order))
             with transaction():
                 placed = _place_order(cart_id, data)
-                resource = f"order:{placed.order.id}"
+                resource = placed.order.reference
                 if placed.payment_started is not None:
                     # The answer is complete: store it with the order, in this transaction.
                     return _answer(claim, placed.order, placed.payment_started, resource=resource)

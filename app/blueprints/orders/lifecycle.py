@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from app.blueprints.inventory import reservations
 from app.blueprints.inventory.models import InventoryMovement
+from app.blueprints.orders import ORDERS_MANAGE, ORDERS_PAYMENTS, ORDERS_REFUND
 from app.blueprints.orders.order_models import Order, OrderEvent
 from app.core import audit
 from app.core.audit import actor_label, is_staff
@@ -214,6 +215,29 @@ def add_note(order: Order, *, actor, text: str) -> OrderEvent:
     event = record_event(order, "note", actor=actor, note=text)
     audit.record("order.note_added", actor=actor, target=order, summary=f"Note on order {order.number}")
     return event
+
+
+# Who may run each staff action (the portal and the staff API both read this).
+ACTION_PERMISSIONS = {
+    "mark_paid": ORDERS_PAYMENTS,
+    "capture": ORDERS_PAYMENTS,
+    "start_processing": ORDERS_MANAGE,
+    "ship": ORDERS_MANAGE,
+    "deliver": ORDERS_MANAGE,
+    "complete": ORDERS_MANAGE,
+    "hold": ORDERS_MANAGE,
+    "release_hold": ORDERS_MANAGE,
+    "cancel": ORDERS_MANAGE,
+}
+
+
+def required_permissions(action: str, order: Order) -> tuple[str, ...]:
+    """Every permission `action` needs on this order: cancelling an order with captured
+    money refunds it, which takes the refund permission as well."""
+    needed = (ACTION_PERMISSIONS[action],)
+    if action == "cancel" and order.amount_paid > order.amount_refunded:
+        needed += (ORDERS_REFUND,)
+    return needed
 
 
 def available_actions(order: Order) -> list[str]:

@@ -20,9 +20,7 @@ from werkzeug.routing import BuildError
 
 from app.blueprints.orders import (
     ORDERS_MANAGE,
-    ORDERS_PAYMENTS,
     ORDERS_READ,
-    ORDERS_REFUND,
     bp,
     gateways,
     lifecycle,
@@ -45,26 +43,14 @@ PAGE_TEMPLATE = "orders/order_page.html"
 @dataclass(frozen=True)
 class Action:
     label: str
-    permission: str
     run: object  # (order, form data) -> None
     done: str  # the flash after it, formatted with the order
 
 
-def needs_refund(order: Order) -> bool:
-    """Cancelling gives money back (not just voids a payment): orders.refund decides."""
-    return order.amount_paid > order.amount_refunded
-
-
-def action_permissions(name: str, order: Order) -> tuple[str, ...]:
-    """Every permission the action needs on this order (as the staff API checks them)."""
-    if name == "cancel" and needs_refund(order):
-        return (ACTIONS[name].permission, ORDERS_REFUND)
-    return (ACTIONS[name].permission,)
-
-
 def may_run(name: str, order: Order) -> str | None:
     """None when the user may run the action; else the first permission they lack."""
-    return next((code for code in action_permissions(name, order) if not current_identity_can(code)), None)
+    needed = lifecycle.required_permissions(name, order)
+    return next((code for code in needed if not current_identity_can(code)), None)
 
 
 def parse_amount(raw: str | None):
@@ -80,7 +66,6 @@ def parse_amount(raw: str | None):
 ACTIONS: dict[str, Action] = {
     "mark_paid": Action(
         "Mark paid",
-        ORDERS_PAYMENTS,
         lambda order, data: payments.mark_paid(
             order, actor=current_user, amount=parse_amount(data.get("amount")), note=data.get("note", "")
         ),
@@ -88,49 +73,41 @@ ACTIONS: dict[str, Action] = {
     ),
     "capture": Action(
         "Capture payment",
-        ORDERS_PAYMENTS,
         lambda order, data: payments.capture_payment(order, actor=current_user),
         "The payment of order {number} is captured.",
     ),
     "start_processing": Action(
         "Start processing",
-        ORDERS_MANAGE,
         lambda order, data: lifecycle.start_processing(order, actor=current_user, note=data.get("note", "")),
         "Order {number} is being processed.",
     ),
     "ship": Action(
         "Mark shipped",
-        ORDERS_MANAGE,
         lambda order, data: lifecycle.mark_shipped(order, actor=current_user, note=data.get("note", "")),
         "Order {number} is {status}.",
     ),
     "deliver": Action(
         "Mark delivered",
-        ORDERS_MANAGE,
         lambda order, data: lifecycle.mark_delivered(order, actor=current_user, note=data.get("note", "")),
         "Order {number} is delivered.",
     ),
     "complete": Action(
         "Complete",
-        ORDERS_MANAGE,
         lambda order, data: lifecycle.complete_order(order, actor=current_user, note=data.get("note", "")),
         "Order {number} is completed.",
     ),
     "hold": Action(
         "Put on hold",
-        ORDERS_MANAGE,
         lambda order, data: lifecycle.hold_order(order, actor=current_user, reason=data.get("reason", "")),
         "Order {number} is on hold.",
     ),
     "release_hold": Action(
         "Release hold",
-        ORDERS_MANAGE,
         lambda order, data: lifecycle.release_hold(order, actor=current_user, note=data.get("note", "")),
         "Order {number} is released from hold: it is {status} again.",
     ),
     "cancel": Action(
         "Cancel order",
-        ORDERS_MANAGE,
         lambda order, data: lifecycle.cancel_order(order, actor=current_user, reason=data.get("reason", "")),
         "Order {number} is cancelled; its stock is released.",
     ),

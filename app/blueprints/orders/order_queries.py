@@ -84,6 +84,15 @@ def order_by_number(number: str, *, for_update: bool = False) -> Order:
     return order
 
 
+def order_by_reference(reference: str | None) -> Order | None:
+    """The order named by its reference ("order:1042", `Order.reference`), as stock movements
+    and idempotency keys record it; None for anything else."""
+    kind, _, order_id = (reference or "").partition(":")
+    if kind != "order" or not order_id.isdigit():
+        return None
+    return db.session.get(Order, int(order_id))
+
+
 def customer_order(customer_id: int, number: str) -> Order:
     """A customer's own order; another customer's is as unknown as a missing one."""
     order = db.session.scalar(
