@@ -134,6 +134,19 @@ def base_settings() -> dict:
         # Link to the storefront's order tracking page in order emails, e.g.
         # https://shop.example.com/orders/{number}?token={token} (unset: no link).
         "STOREFRONT_TRACKING_URL": env("STOREFRONT_TRACKING_URL"),
+        # Fulfilment: shipping providers staff can ship with (a provider not configured is
+        # skipped; "manual" is the store's own courier or any carrier entered by hand).
+        "SHIPPING_PROVIDERS": env("SHIPPING_PROVIDERS", "manual,parcelhub"),
+        "PARCELHUB_API_KEY": env("PARCELHUB_API_KEY"),
+        "PARCELHUB_WEBHOOK_SECRET": env("PARCELHUB_WEBHOOK_SECRET"),
+        # Where the ParcelHub client sends its calls; only changed to test against a local server.
+        "PARCELHUB_API_BASE": env("PARCELHUB_API_BASE", "https://api.parcelhub.example"),
+        "PARCELHUB_TIMEOUT_SECONDS": env_int("PARCELHUB_TIMEOUT_SECONDS", 15),
+        # Days after delivery within which a customer may ask to return delivered units.
+        "RETURN_WINDOW_DAYS": env_int("RETURN_WINDOW_DAYS", 30),
+        # How often an open tracking page (and the staff order page) asks for news.
+        "TRACKING_POLL_SECONDS": env_int("TRACKING_POLL_SECONDS", 15),
+        "CREDIT_NOTE_PREFIX": env("CREDIT_NOTE_PREFIX", "CN"),
         # Predicted lifetime value assumes a customer keeps buying this many years.
         "CUSTOMER_LIFESPAN_YEARS": env_int("CUSTOMER_LIFESPAN_YEARS", 3),
         "IDEMPOTENCY_KEEP_HOURS": env_int("IDEMPOTENCY_KEEP_HOURS", 24),

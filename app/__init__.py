@@ -15,7 +15,7 @@ from app.core.permissions import public
 from config import INSTANCE_DIR, load_settings
 
 # Domains in import order (see ARCHITECTURE.md): each exposes `bp` and `api_bp`.
-DOMAINS = ("auth", "system", "audit", "customers", "catalog", "inventory", "orders")
+DOMAINS = ("auth", "system", "audit", "customers", "catalog", "inventory", "orders", "fulfilment")
 
 
 class DatabaseIdConverter(IntegerConverter):

@@ -30,6 +30,7 @@ from app.blueprints.orders import (
 from app.blueprints.orders.invoices import invoice_of
 from app.blueprints.orders.order_forms import NoteForm, order_labels
 from app.blueprints.orders.order_models import Order
+from app.blueprints.orders.order_page_sections import visible_sections
 from app.core.errors import Conflict, InvalidInput, PermissionDenied
 from app.core.formatting import money_filter
 from app.core.htmx import wants_fragment
@@ -183,6 +184,7 @@ def page_context(order: Order, **overrides) -> dict:
         "can_manage": current_identity_can(ORDERS_MANAGE),
         "can_see_customers": current_identity_can("customers.read"),
         "note_added": False,
+        "extra_sections": visible_sections(order),
     }
     context.update(overrides)
     return context
