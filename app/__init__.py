@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 
 from flask import Flask
 from sqlalchemy import event
@@ -102,12 +103,21 @@ def init_templates(app: Flask) -> None:
     formatting.register_filters(app)
 
 
+def _regexp_replace_first(value, pattern, replacement):
+    """regexp_replace(value, pattern, replacement) as PostgreSQL does it without flags."""
+    if value is None or pattern is None or replacement is None:
+        return None
+    return re.sub(pattern, replacement, value, count=1)
+
+
 @event.listens_for(Engine, "connect")
 def configure_sqlite(dbapi_connection, _record):
-    """SQLite: enforce foreign keys, and let SQLAlchemy (not pysqlite) manage
-    transactions so SAVEPOINTs work as on PostgreSQL."""
+    """SQLite: enforce foreign keys, let SQLAlchemy (not pysqlite) manage transactions so
+    SAVEPOINTs work as on PostgreSQL, and give it PostgreSQL's regexp_replace (the customer
+    search compares surnames without their particles with it)."""
     if type(dbapi_connection).__module__.startswith("sqlite3"):
         dbapi_connection.isolation_level = None
+        dbapi_connection.create_function("regexp_replace", 3, _regexp_replace_first, deterministic=True)
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")

@@ -101,10 +101,10 @@ def diagnose(ctx: Context, queries: list[tuple[str, str]]) -> None:
         "slowest: "
         + ", ".join(f"{r['q']!r} {r['seconds'] * 1000:.1f} ms ({r['total']} matches)" for r in slowest)
     )
-    for label in ("slowest_count_plan", "slowest_page_plan"):
-        for line in result[label]:
-            if "Scan" in line or "Execution Time" in line or "Sort" in line:
-                harness.log(f"{label.removeprefix('slowest_').replace('_', ' ')}: {line.strip()}")
+    for number, plan in enumerate(result["slowest_plans"], 1):
+        for line in plan:
+            if "Scan" in line or "Execution Time" in line or "Sort" in line or "Append" in line:
+                harness.log(f"slowest, statement {number}: {line.strip()}")
 
 
 def run(ctx: Context) -> list[Figure]:
@@ -115,13 +115,14 @@ def run(ctx: Context) -> list[Figure]:
     queries = search_queries(customers)
     ctx.wrk_env["BENCH_API_TOKEN"] = token
     ctx.wrk_env["BENCH_SEARCH_QUERIES"] = "\n".join(quote(text) for _, text in queries)
-    connections = ctx.settings.connections
-    healthz, search, healthz_one, search_one = ctx.load_many(
+    busy = ctx.settings.workers  # one request per worker: the server busy, nothing queued
+    crowded = ctx.settings.connections
+    healthz, search, healthz_crowded, search_crowded = ctx.load_many(
         [
+            (f"healthz, {busy} connections", ctx.app_url("/healthz"), None, busy),
+            (f"customer search, {busy} connections", ctx.app_url(PATH), SEARCH_SCRIPT, busy),
             ("healthz", ctx.app_url("/healthz")),
             ("customer search", ctx.app_url(PATH), SEARCH_SCRIPT),
-            ("healthz, 1 connection", ctx.app_url("/healthz"), None, 1),
-            ("customer search, 1 connection", ctx.app_url(PATH), SEARCH_SCRIPT, 1),
         ]
     )
     diagnose(ctx, queries)
@@ -131,10 +132,10 @@ def run(ctx: Context) -> list[Figure]:
     return [
         Figure(
             bench=NAME,
-            name=f"customer search p95 ({connections} connections, {customers} customers)",
+            name=f"customer search p95 ({busy} connections = workers, {customers} customers)",
             measured=search.describe(),
             value=search.p95_ms,
-            baseline_name="healthz p95",
+            baseline_name=f"healthz p95, {busy} connections",
             baseline=healthz.describe(),
             baseline_value=healthz.p95_ms,
             ok=valid and under,
@@ -142,14 +143,15 @@ def run(ctx: Context) -> list[Figure]:
         ),
         Figure(
             bench=NAME,
-            name="customer search p95 (1 connection: no queueing, context)",
-            measured=search_one.describe(),
-            value=search_one.p95_ms,
-            baseline_name="healthz p95, 1 connection",
-            baseline=healthz_one.describe(),
-            baseline_value=healthz_one.p95_ms,
-            ok=search_one.ok and healthz_one.ok,
-            note=f"under {LIMIT_MS:.0f} ms: {'yes' if search_one.p95_ms < LIMIT_MS else 'no'}",
+            name=f"customer search p95 ({crowded} connections: {crowded // busy} per worker queue, context)",
+            measured=search_crowded.describe(),
+            value=search_crowded.p95_ms,
+            baseline_name=f"healthz p95, {crowded} connections",
+            baseline=healthz_crowded.describe(),
+            baseline_value=healthz_crowded.p95_ms,
+            ok=search_crowded.ok and healthz_crowded.ok,
+            note=f"{search_crowded.rate:.0f} searches/s; under {LIMIT_MS:.0f} ms: "
+            f"{'yes' if search_crowded.p95_ms < LIMIT_MS else 'no'}",
         ),
     ]
 

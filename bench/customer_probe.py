@@ -147,37 +147,57 @@ def probe_segment(repeats: int) -> dict:
 
 
 def probe_search() -> dict:
-    """Each query through the API's own select and pagination (the list page of 25 and its
-    total), twice: the second pass is timed, when psycopg prepares the statement and
-    PostgreSQL may have settled on a generic plan, as in a long-running worker."""
-    from sqlalchemy import func, select
+    """Each query through the API's own page (25 customers in the order the API gives them
+    and the total for the pagination header), twice: the second pass is timed, as in a
+    long-running worker. Every statement of the slowest query's page is explained."""
+    from sqlalchemy import event
 
-    from app.blueprints.customers import api
+    from app.blueprints.customers import api, queries
     from app.extensions import db
 
-    queries = [line.split("\t", 1) for line in os.environ["BENCH_SEARCH_PROBE"].splitlines() if line]
+    queries_typed = [line.split("\t", 1) for line in os.environ["BENCH_SEARCH_PROBE"].splitlines() if line]
 
     def page(text: str):
-        query = api.customer_list_query({"q": text, "sort": "-created_at"})
-        result = db.paginate(query, page=1, per_page=25, error_out=False)
+        result = queries.customer_page(api.customer_filter({"q": text}), page=1, per_page=25)
         return result.total, len(result.items)
 
     results = []
     for timed_pass in (False, True):
-        for kind, text in queries:
+        for kind, text in queries_typed:
             seconds, (total, shown) = timed(lambda text=text: page(text))
             db.session.rollback()
             if timed_pass:
                 results.append({"class": kind, "q": text, "seconds": seconds, "total": total, "shown": shown})
     slowest = max(results, key=lambda r: r["seconds"])
-    query = api.customer_list_query({"q": slowest["q"], "sort": "-created_at"})
-    count = select(func.count()).select_from(query.order_by(None).subquery())
-    return {
-        "queries": results,
-        "slowest": slowest,
-        "slowest_count_plan": explain(literal_sql(count)),
-        "slowest_page_plan": explain(literal_sql(query.limit(25))),
-    }
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn, _cursor, statement, parameters, _context, _many):
+        statements.append((statement, parameters))
+
+    engine = db.session.get_bind()
+    event.listen(engine, "before_cursor_execute", keep)
+    try:
+        page(slowest["q"])
+    finally:
+        event.remove(engine, "before_cursor_execute", keep)
+    db.session.rollback()
+    plans = []
+    for statement, parameters in statements:
+        plans.append(explain_bound(statement, parameters))
+    return {"queries": results, "slowest": slowest, "slowest_plans": plans}
+
+
+def explain_bound(statement: str, parameters) -> list[str]:
+    """EXPLAIN ANALYZE of a statement as the driver sent it, with its parameters."""
+    from app.extensions import db
+
+    cursor = db.session.connection().connection.cursor()
+    try:
+        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {statement}", parameters)
+        return [row[0] for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+        db.session.rollback()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -155,8 +156,21 @@ def load_orders(size: Size) -> dict[str, int]:
 LOADERS = [load_staff, load_api_token, load_customers, load_catalog, load_orders]
 
 
+def chosen_loaders() -> list:
+    """Every loader, or those BENCH_DATA names ("staff,api_token,customers": the customer
+    search needs no catalog or orders, which take most of the time at `large`)."""
+    names = [name.strip() for name in os.environ.get("BENCH_DATA", "").split(",") if name.strip()]
+    if not names:
+        return LOADERS
+    by_name = {loader.__name__.removeprefix("load_"): loader for loader in LOADERS}
+    unknown = sorted(set(names) - set(by_name))
+    if unknown:
+        raise SystemExit(f"BENCH_DATA names unknown loaders {unknown}; known: {sorted(by_name)}")
+    return [loader for loader in LOADERS if loader.__name__.removeprefix("load_") in names]
+
+
 def load(size: Size) -> dict[str, int]:
-    """Run every loader inside the app context of the environment's configuration."""
+    """Run the chosen loaders inside the app context of the environment's configuration."""
     from sqlalchemy import text
 
     from app import create_app
@@ -165,7 +179,7 @@ def load(size: Size) -> dict[str, int]:
     app = create_app()
     counts: dict[str, int] = {}
     with app.app_context():
-        for loader in LOADERS:
+        for loader in chosen_loaders():
             counts.update(loader(size))
         # Fresh statistics, so the planner sees the data set, not empty tables; on PostgreSQL
         # a VACUUM too, as autovacuum would have done to a table that grew over years (it

@@ -62,29 +62,27 @@ SORT_KEYS = {
     "last_name": "name",
     "total_spent": "total_spent",
     "-total_spent": "-total_spent",
+    "relevance": "relevance",
 }
 
 
 # ---- read-side selects of this API only ----------------------------------------------
 
 
-def customer_list_query(filters: dict):
-    """The portal list's select (merged records left out, phones and tags loaded), with
-    the API's exact time bounds on top."""
-    query = queries.customer_list_query(
-        queries.CustomerFilter(
-            search=filters.get("q", ""),
-            status=filters.get("status", ""),
-            country=filters.get("country", ""),
-            tag=filters.get("tag", ""),
-            sort=SORT_KEYS[filters["sort"]],
-        )
+def customer_filter(filters: dict) -> queries.CustomerFilter:
+    """The API's filters as the list's: without `sort`, a search comes in best-match order
+    and the plain list newest first."""
+    search = filters.get("q", "")
+    sort = filters.get("sort") or ("relevance" if search.strip() else "-created_at")
+    return queries.CustomerFilter(
+        search=search,
+        status=filters.get("status", ""),
+        country=filters.get("country", ""),
+        tag=filters.get("tag", ""),
+        created_after=filters.get("created_after"),
+        created_before=filters.get("created_before"),
+        sort=SORT_KEYS[sort],
     )
-    if after := filters.get("created_after"):
-        query = query.where(Customer.created_at >= after)
-    if before := filters.get("created_before"):
-        query = query.where(Customer.created_at < before)
-    return query
 
 
 def customer_batch_after(after_id: int, limit: int) -> tuple[list[Customer], int | None]:
@@ -134,7 +132,13 @@ class Customers(MethodView):
     @api_bp.doc(security=BEARER)
     def get(self, filters, pagination_parameters):
         """Customers, filtered and sorted (newest first by default), page by page"""
-        return api_page(customer_list_query(filters), pagination_parameters)
+        page = queries.customer_page(
+            customer_filter(filters),
+            page=pagination_parameters.page,
+            per_page=pagination_parameters.page_size,
+        )
+        pagination_parameters.item_count = page.total
+        return page.items
 
     @require_permission(CUSTOMERS_WRITE)
     @api_bp.arguments(CustomerCreateSchema)

@@ -124,8 +124,10 @@ class CustomerFilterForm(FlaskForm):
 
     @property
     def sort_key(self) -> str:
-        sort = self.sort.data or DEFAULT_SORT
-        return sort if sort.lstrip("-") in SORTS else DEFAULT_SORT
+        # A search comes in best-match order unless a column was chosen.
+        default = "relevance" if (self.q.data or "").strip() else DEFAULT_SORT
+        sort = self.sort.data or default
+        return sort if sort.lstrip("-") in SORTS else default
 
     @property
     def more_filters_used(self) -> bool:

@@ -3,18 +3,18 @@ customer page's records, and the follow-ups on the dashboard. The timeline is in
 
 from __future__ import annotations
 
-import re
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from flask_sqlalchemy.pagination import Pagination
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from app.blueprints.auth.models import User
-from app.blueprints.customers import interactions
+from app.blueprints.customers import interactions, search
 from app.blueprints.customers.models import (
     STATUSES,
     ConsentEvent,
@@ -24,20 +24,22 @@ from app.blueprints.customers.models import (
     Interaction,
 )
 from app.core.errors import NotFound
+from app.core.pagination import MAX_PER_PAGE
 from app.extensions import db
 
 # --- The customer list ----------------------------------------------------------------
 
-SORTS = ("name", "email", "created", "last_order", "total_spent")
+# "relevance" orders a search by how it matched (the matched name, email or company A to Z,
+# see search.py); without a search it is the name order.
+SORTS = ("name", "email", "created", "last_order", "total_spent", "relevance")
 DEFAULT_SORT = "name"
-# A search needs this many digits (leading zeros and separators dropped) to look at phones.
-MIN_PHONE_DIGITS = 4
 
 
 @dataclass(frozen=True)
 class CustomerFilter:
     """What the list shows. Dates are whole days in the viewer's time zone, both ends
-    included; text filters ignore case; `sort` is a key of SORTS, "-" first for descending."""
+    included (`created_after`/`created_before` are exact instants, for the API); text
+    filters ignore case; `sort` is a key of SORTS, "-" first for descending."""
 
     search: str = ""
     status: str = ""
@@ -48,6 +50,8 @@ class CustomerFilter:
     source: str = ""
     created_from: date | None = None
     created_to: date | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
     has_orders: bool | None = None
     spent_min: Decimal | None = None
     spent_max: Decimal | None = None
@@ -69,30 +73,6 @@ class CustomerFilter:
         return any(key != "sort" for key in self.as_dict())
 
 
-def phone_digits(text: str) -> str | None:
-    """The digits a phone search looks for, or None when `text` does not look like part of
-    a number. Leading zeros go (a trunk "0" or an international "00" is not stored in
-    E.164), so "06 1234 5678" finds +31612345678."""
-    if re.search(r"[^\d\s()+\-./]", text):
-        return None
-    digits = re.sub(r"\D", "", text).lstrip("0")
-    return digits if len(digits) >= MIN_PHONE_DIGITS else None
-
-
-def search_clause(text: str):
-    lowered = text.strip().lower()
-    conditions = [
-        func.lower(Customer.first_name + " " + Customer.last_name).contains(lowered, autoescape=True),
-        func.lower(Customer.last_name + " " + Customer.first_name).contains(lowered, autoescape=True),
-        Customer.email.contains(lowered, autoescape=True),  # stored lower-cased
-        func.lower(Customer.company).contains(lowered, autoescape=True),
-    ]
-    digits = phone_digits(text)
-    if digits:
-        conditions.append(Customer.phones.any(CustomerPhone.number.contains(digits, autoescape=True)))
-    return or_(*conditions)
-
-
 def start_of_day(day: date, tz: ZoneInfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=tz).astimezone(UTC)
 
@@ -100,8 +80,10 @@ def start_of_day(day: date, tz: ZoneInfo) -> datetime:
 def sort_order(sort: str) -> list:
     key = sort.lstrip("-") if sort.lstrip("-") in SORTS else DEFAULT_SORT
     descending = sort.startswith("-") and key == sort.lstrip("-")
+    name = [func.lower(Customer.last_name), func.lower(Customer.first_name), Customer.email]
     columns = {
-        "name": [func.lower(Customer.last_name), func.lower(Customer.first_name), Customer.email],
+        "name": name,
+        "relevance": name,  # a search in best-match order is paged by search.best_match_ids
         "email": [Customer.email],
         "created": [Customer.created_at],
         "last_order": [Customer.last_order_at],
@@ -113,50 +95,137 @@ def sort_order(sort: str) -> list:
     return [*order, Customer.id.desc() if descending else Customer.id.asc()]
 
 
-def filtered_customers(filters: CustomerFilter, *, tz: ZoneInfo = UTC) -> Select:
-    """The one select behind the list page and its CSV export: customers matching
-    `filters`, sorted. Records merged into another customer are left out."""
-    query = select(Customer).where(Customer.merged_into_id.is_(None))
-    if filters.search.strip():
-        query = query.where(search_clause(filters.search))
+def filter_conditions(filters: CustomerFilter, *, tz: ZoneInfo = UTC) -> list:
+    """Every condition of `filters` but the search (merged records are left out apart)."""
+    conditions = []
     if filters.status in STATUSES:
-        query = query.where(Customer.status == filters.status)
+        conditions.append(Customer.status == filters.status)
     if filters.country:
-        query = query.where(Customer.country == filters.country.upper())
+        conditions.append(Customer.country == filters.country.upper())
     if filters.city:
-        query = query.where(func.lower(Customer.city) == filters.city.strip().lower())
+        conditions.append(func.lower(Customer.city) == filters.city.strip().lower())
     if filters.language:
         language = filters.language.strip().lower()
-        query = query.where(
+        conditions.append(
             or_(
                 func.lower(Customer.language) == language,
                 func.lower(Customer.language).startswith(f"{language}-", autoescape=True),
             )
         )
     if filters.tag:
-        query = query.where(Customer.tags.any(CustomerTag.tag == filters.tag.strip().lower()))
+        conditions.append(Customer.tags.any(CustomerTag.tag == filters.tag.strip().lower()))
     if filters.source:
-        query = query.where(func.lower(Customer.acquisition_source) == filters.source.strip().lower())
+        conditions.append(func.lower(Customer.acquisition_source) == filters.source.strip().lower())
     if filters.created_from:
-        query = query.where(Customer.created_at >= start_of_day(filters.created_from, tz))
+        conditions.append(Customer.created_at >= start_of_day(filters.created_from, tz))
     if filters.created_to:
-        query = query.where(Customer.created_at < start_of_day(filters.created_to + timedelta(days=1), tz))
+        conditions.append(Customer.created_at < start_of_day(filters.created_to + timedelta(days=1), tz))
+    if filters.created_after:
+        conditions.append(Customer.created_at >= filters.created_after)
+    if filters.created_before:
+        conditions.append(Customer.created_at < filters.created_before)
     if filters.has_orders is True:
-        query = query.where(Customer.order_count > 0)
+        conditions.append(Customer.order_count > 0)
     elif filters.has_orders is False:
-        query = query.where(Customer.order_count == 0)
+        conditions.append(Customer.order_count == 0)
     if filters.spent_min is not None:
-        query = query.where(Customer.total_spent >= filters.spent_min)
+        conditions.append(Customer.total_spent >= filters.spent_min)
     if filters.spent_max is not None:
-        query = query.where(Customer.total_spent <= filters.spent_max)
+        conditions.append(Customer.total_spent <= filters.spent_max)
+    return conditions
+
+
+def filtered_customers(
+    filters: CustomerFilter, *, tz: ZoneInfo = UTC, by_prefix: bool | None = None
+) -> Select:
+    """The one select behind the list page and its CSV export: customers matching
+    `filters`, sorted. Records merged into another customer are left out. A search
+    matches by prefix, or by "contains" when nothing starts with it (`by_prefix` when
+    the caller knows already)."""
+    conditions = filter_conditions(filters, tz=tz)
+    query = select(Customer).where(Customer.merged_into_id.is_(None), *conditions)
+    text = filters.search.strip()
+    if text:
+        if by_prefix is None:
+            by_prefix = search.has_prefix_match(text, conditions)
+        query = query.where(search.prefix_clause(text) if by_prefix else search.contains_clause(text))
     return query.order_by(*sort_order(filters.sort))
 
 
-def customer_list_query(filters: CustomerFilter, *, tz: ZoneInfo = UTC) -> Select:
+def customer_list_query(
+    filters: CustomerFilter, *, tz: ZoneInfo = UTC, by_prefix: bool | None = None
+) -> Select:
     """The list page's select: what a row shows (phones, tags) loads in one query each."""
-    return filtered_customers(filters, tz=tz).options(
+    return filtered_customers(filters, tz=tz, by_prefix=by_prefix).options(
         selectinload(Customer.phones), selectinload(Customer.tags)
     )
+
+
+class CustomerPage(Pagination):
+    """A page of the customer list with its total (counted up to
+    search.SEARCH_COUNT_LIMIT + 1 for a search: `total_is_capped` then)."""
+
+    def _query_items(self) -> list:
+        return self._query_args["fetch"](self._query_offset, self.per_page)
+
+    def _query_count(self) -> int:
+        return self._query_args["counter"]()
+
+    @property
+    def total_is_capped(self) -> bool:
+        return self.total is not None and self.total > search.SEARCH_COUNT_LIMIT
+
+
+def customer_page(
+    filters: CustomerFilter, *, page: int | None = None, per_page: int = 25, tz: ZoneInfo = UTC
+) -> CustomerPage:
+    """One page of the list, as the portal and the API show it. A search in best-match
+    order reads only its page from the search indexes; anything else pages the filtered
+    select. A search's total is counted up to a limit."""
+    text = filters.search.strip()
+    conditions = filter_conditions(filters, tz=tz)
+    best_match = bool(text) and filters.sort == "relevance" and search.phone_digits(text) is None
+    state = {"by_prefix": None, "first_page_size": None}
+
+    def fetch(offset: int, limit: int) -> list[Customer]:
+        if best_match:
+            ids = search.best_match_ids(text, conditions, offset=offset, limit=limit)
+            if ids or offset:
+                state["by_prefix"] = True
+                state["first_page_size"] = len(ids) if not offset else None
+                return customers_in_order(ids)
+            state["by_prefix"] = False  # nothing starts with it: look inside instead
+        query = customer_list_query(filters, tz=tz, by_prefix=state["by_prefix"])
+        return list(db.session.scalars(query.limit(limit).offset(offset)))
+
+    def count() -> int:
+        if state["by_prefix"] and best_match:
+            # A first page that is not full holds every match: nothing left to count.
+            size = state["first_page_size"]
+            if size is not None and size < per_page:
+                return size
+            return search.best_match_total(text, conditions)
+        query = filtered_customers(filters, tz=tz, by_prefix=state["by_prefix"])
+        if text:
+            return search.capped_count(query)
+        return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+
+    return CustomerPage(
+        page=page, per_page=per_page, max_per_page=MAX_PER_PAGE, error_out=False, fetch=fetch, counter=count
+    )
+
+
+def customers_in_order(ids: list[int]) -> list[Customer]:
+    """The customers of `ids` with what a list row shows, in the order of `ids`."""
+    if not ids:
+        return []
+    found = db.session.scalars(
+        select(Customer)
+        .where(Customer.id.in_(ids))
+        .options(selectinload(Customer.phones), selectinload(Customer.tags))
+    )
+    by_id = {customer.id: customer for customer in found}
+    return [by_id[customer_id] for customer_id in ids if customer_id in by_id]
 
 
 EXPORT_SEPARATOR = "; "

@@ -23,7 +23,7 @@ from app.blueprints.customers.models import (
 from app.blueprints.customers.services import PhoneInput
 from app.blueprints.customers.validation import COUNTRIES
 
-SORTS = ("created_at", "-created_at", "email", "last_name", "total_spent", "-total_spent")
+SORTS = ("relevance", "created_at", "-created_at", "email", "last_name", "total_spent", "-total_spent")
 # Consent sources staff and integrations may claim; "storefront" is the storefront's own.
 API_CONSENT_SOURCES = ("api", "portal", "import")
 # Fields a client sees on a customer but can never set: purchase figures are kept current
@@ -77,7 +77,9 @@ class CustomerFilterSchema(ma.Schema):
     q = ma.fields.String(
         validate=validate.Length(max=100),
         metadata={
-            "description": "Part of the email, name or company (or of a phone number), case-insensitive"
+            "description": "The beginning of a name (first or last name first), email or company, "
+            "case-insensitive; when nothing starts with it, any part of them. Digits also look inside "
+            "phone numbers. The total of a search is counted up to 1,000 (1,001 means more)"
         },
     )
     status = ma.fields.String(validate=validate.OneOf(STATUSES))
@@ -90,9 +92,11 @@ class CustomerFilterSchema(ma.Schema):
         metadata={"description": "ISO 8601 with offset (Z, or a URL-encoded +hh:mm), exclusive"}
     )
     sort = ma.fields.String(
-        load_default="-created_at",
         validate=validate.OneOf(SORTS),
-        metadata={"description": "A leading '-' sorts descending"},
+        metadata={
+            "description": "A leading '-' sorts descending. Default: `relevance` with `q` (the matched "
+            "name, email or company A to Z), else `-created_at`"
+        },
     )
 
     @ma.pre_load

@@ -30,6 +30,7 @@ from app.blueprints.customers import (
     exports,
     interactions,
     queries,
+    search,
     services,
     timeline,
 )
@@ -47,7 +48,6 @@ from app.core.errors import Conflict, InvalidInput
 from app.core.formatting import viewer_timezone
 from app.core.htmx import is_htmx, wants_fragment
 from app.core.navigation import register_nav
-from app.core.pagination import paginate
 from app.core.permissions import current_identity_can, require_permission
 from app.core.timeutil import utcnow
 from app.core.transaction import transaction
@@ -99,8 +99,7 @@ def customer_list():
     filters = form.to_filter() if valid else None
     page = None
     if valid:
-        query = queries.customer_list_query(filters, tz=viewer_timezone())
-        page = paginate(query, per_page=form.rows_per_page)
+        page = queries.customer_page(filters, per_page=form.rows_per_page, tz=viewer_timezone())
     export_args = {
         key: value for key, value in request.args.items() if key not in ("page", "per_page") and value
     }
@@ -109,6 +108,7 @@ def customer_list():
         "page": page,
         "filters": filters,
         "sort": form.sort_key,
+        "search_count_limit": search.SEARCH_COUNT_LIMIT,
         "list_url": list_url,
         "export_url": url_for("customers.export", **export_args),
         "can_write": current_identity_can(CUSTOMERS_WRITE),
