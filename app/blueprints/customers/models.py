@@ -35,7 +35,7 @@ class Customer(db.Model):
     __table_args__ = (
         Index("ix_customers_last_first", "last_name", "first_name"),
         Index("ix_customers_country_city", "country", "city"),
-        # The list search (queries.search_clause: "contains", any case) on PostgreSQL: trigram
+        # The search fallback (search.contains_clause: "contains", any case) on PostgreSQL: trigram
         # GIN indexes on exactly the expressions it compares, without a pending list (PostgreSQL
         # only; created by migration 9c1e5a7b3d20, written so autogenerate compares them equal).
         Index(

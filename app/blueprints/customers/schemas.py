@@ -79,7 +79,7 @@ class CustomerFilterSchema(ma.Schema):
         metadata={
             "description": "The beginning of a name (first or last name first), email or company, "
             "case-insensitive; when nothing starts with it, any part of them. Digits also look inside "
-            "phone numbers. The total of a search is counted up to 1,000 (1,001 means more)"
+            "phone numbers. The total of a search is counted up to 500 (501 means more)"
         },
     )
     status = ma.fields.String(validate=validate.OneOf(STATUSES))

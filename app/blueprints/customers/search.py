@@ -22,13 +22,27 @@ pages through, they type more (the list says so).
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, Text, cast, func, literal, literal_column, or_, select, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    String,
+    Text,
+    bindparam,
+    cast,
+    func,
+    literal,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 
 from app.blueprints.customers.models import Customer, CustomerPhone
 from app.extensions import db
 
-SEARCH_COUNT_LIMIT = 1000
+SEARCH_COUNT_LIMIT = 500
 SURNAME_KEY = 1  # the position of the surname-without-particles key in search_keys()
 # A search needs this many digits (leading zeros and separators dropped) to look at phones.
 MIN_PHONE_DIGITS = 4
@@ -74,21 +88,28 @@ def search_keys() -> list[ColumnElement]:
 
 
 ESCAPE = "/"
+# The pattern is written into the statement when it runs, not bound: a bound pattern lets
+# PostgreSQL settle on a generic plan for a prepared statement, which cannot turn the
+# pattern into an index range, and then every search reads the whole table.
+PATTERN = "prefix_pattern"
 
 
-def _starts_with(key: ColumnElement, text: str) -> ColumnElement:
-    """`key LIKE 'text%'` with the pattern written into the statement, not bound: a bound
-    pattern lets PostgreSQL settle on a generic plan for a prepared statement, which cannot
-    turn the pattern into an index range, and then every search reads the whole table."""
+def like_pattern(text: str) -> str:
+    """`text` as the LIKE pattern of "starts with", its own wildcards escaped."""
     escaped = (
         normalized(text).replace(ESCAPE, ESCAPE * 2).replace("%", ESCAPE + "%").replace("_", ESCAPE + "_")
     )
-    return key.like(literal(escaped + "%", literal_execute=True), escape=ESCAPE)
+    return escaped + "%"
+
+
+def _starts_with(key: ColumnElement) -> ColumnElement:
+    return key.like(bindparam(PATTERN, type_=String, literal_execute=True), escape=ESCAPE)
 
 
 def prefix_clause(text: str) -> ColumnElement:
     """Name (either order), email or company starts with `text`, or a phone holds its digits."""
-    conditions = [_starts_with(key, text) for key in search_keys()]
+    pattern = like_pattern(text)
+    conditions = [_starts_with(key).params({PATTERN: pattern}) for key in search_keys()]
     return or_(*conditions, *_phone_condition(text))
 
 
@@ -116,15 +137,15 @@ def _has_particles() -> ColumnElement:
     return Customer.last_name.like(literal_column("'% %'"))
 
 
-def _prefix_runs(text: str, conditions: list, limit: int | None, *, columns=None):
-    """One select per key: the customers whose key starts with `text` and none of the
+def _prefix_runs(conditions: list, *, limited: bool, columns=None):
+    """One select per key: the customers whose key starts with the pattern and none of the
     earlier keys does (so each customer is in one run only), meeting `conditions`, in
-    key order and at most `limit` of them."""
+    key order and, when `limited`, at most `run_limit` of them."""
     keys = search_keys()
     runs = []
     for index, key in enumerate(keys):
-        matches = _starts_with(key, text)
-        earlier = [_starts_with(k, text) for k in keys[:index]]
+        matches = _starts_with(key)
+        earlier = [_starts_with(k) for k in keys[:index]]
         run = select(*(columns or (Customer.id.label("id"), key.label("match")))).where(
             Customer.merged_into_id.is_(None), matches, *conditions
         )
@@ -134,8 +155,8 @@ def _prefix_runs(text: str, conditions: list, limit: int | None, *, columns=None
             run = run.where(or_(*earlier).is_not(True))
         if columns is None:
             run = run.order_by(key, Customer.id)
-        if limit is not None:
-            run = run.limit(limit)
+        if limited:
+            run = run.limit(bindparam("run_limit", type_=Integer, literal_execute=True))
         # Each run its own subquery: SQLite allows no ORDER BY or LIMIT in a UNION's parts.
         runs.append(select(*run.subquery(f"run{index}").c))
     return runs
@@ -148,22 +169,59 @@ def has_prefix_match(text: str, conditions: list) -> bool:
     return db.session.scalar(select(exists.exists())) or False
 
 
+def _page_statement(conditions: list):
+    runs = _prefix_runs(conditions, limited=True)
+    merged = union_all(*runs).subquery()
+    return (
+        select(merged.c.id)
+        .order_by(merged.c.match, merged.c.id)
+        .offset(bindparam("page_offset", type_=Integer, literal_execute=True))
+        .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
+    )
+
+
+def _total_statement(conditions: list):
+    runs = _prefix_runs(conditions, limited=False, columns=(literal(1).label("one"),))
+    limited = (
+        select(literal(1))
+        .select_from(union_all(*runs).subquery())
+        .limit(bindparam("count_limit", type_=Integer, literal_execute=True))
+    )
+    return select(func.count()).select_from(limited.subquery())
+
+
+@lru_cache(maxsize=4)
+def _plain_statements(dialect: str) -> tuple:
+    """The page and total statements of a search without other filters, built once per
+    database kind: a search runs them with its own pattern and page."""
+    return _page_statement([]), _total_statement([])
+
+
+def _statements(conditions: list) -> tuple:
+    if conditions:
+        return _page_statement(conditions), _total_statement(conditions)
+    return _plain_statements(db.session.get_bind().dialect.name)
+
+
 def best_match_ids(text: str, conditions: list, *, offset: int, limit: int) -> list[int]:
     """Ids of one page of prefix matches in best-match order: the matched key A to Z
-    (then the id), merged from each key's own index order."""
-    runs = _prefix_runs(text, conditions, offset + limit)
-    merged = union_all(*runs).subquery()
-    page = select(merged.c.id).order_by(merged.c.match, merged.c.id).offset(offset).limit(limit)
-    return list(db.session.scalars(page))
+    (then the id), merged from each key's own index order (offset + limit rows each)."""
+    page, _total = _statements(conditions)
+    values = {
+        PATTERN: like_pattern(text),
+        "run_limit": offset + limit,
+        "page_offset": offset,
+        "page_limit": limit,
+    }
+    return list(db.session.scalars(page, values))
 
 
 def best_match_total(text: str, conditions: list) -> int:
     """How many customers match by prefix, counted up to SEARCH_COUNT_LIMIT + 1 (a figure
     above the limit means "more than SEARCH_COUNT_LIMIT"): the runs one after the other,
     stopping at the limit, so a broad query reads no more rows than a narrow one."""
-    runs = _prefix_runs(text, conditions, None, columns=(literal(1).label("one"),))
-    limited = select(literal(1)).select_from(union_all(*runs).subquery()).limit(SEARCH_COUNT_LIMIT + 1)
-    return db.session.scalar(select(func.count()).select_from(limited.subquery()))
+    _page, total = _statements(conditions)
+    return db.session.scalar(total, {PATTERN: like_pattern(text), "count_limit": SEARCH_COUNT_LIMIT + 1})
 
 
 def capped_count(query) -> int:
