@@ -132,7 +132,7 @@ def base_settings() -> dict:
         "STRIPE_API_BASE": env("STRIPE_API_BASE", "https://api.stripe.com"),
         "STRIPE_TIMEOUT_SECONDS": env_int("STRIPE_TIMEOUT_SECONDS", 20),
         # Link to the storefront's order tracking page in order emails, e.g.
-        # https://shop.example.com/orders/{number}?token={token} (unset: no link).
+        # https://shop.example.com/orders/{number}?token={token} (unset: our own /track page).
         "STOREFRONT_TRACKING_URL": env("STOREFRONT_TRACKING_URL"),
         # Fulfilment: shipping providers staff can ship with (a provider not configured is
         # skipped; "manual" is the store's own courier or any carrier entered by hand).
@@ -144,6 +144,8 @@ def base_settings() -> dict:
         "PARCELHUB_TIMEOUT_SECONDS": env_int("PARCELHUB_TIMEOUT_SECONDS", 15),
         # Days after delivery within which a customer may ask to return delivered units.
         "RETURN_WINDOW_DAYS": env_int("RETURN_WINDOW_DAYS", 30),
+        # Where customers send returned goods (unset: STORE_LEGAL_NAME, STORE_ADDRESS).
+        "RETURN_ADDRESS": env("RETURN_ADDRESS"),
         # How often an open tracking page (and the staff order page) asks for news.
         "TRACKING_POLL_SECONDS": env_int("TRACKING_POLL_SECONDS", 15),
         "CREDIT_NOTE_PREFIX": env("CREDIT_NOTE_PREFIX", "CN"),

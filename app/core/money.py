@@ -38,6 +38,9 @@ class MoneyField(ma.fields.Decimal):
         super().__init__(**kwargs)
 
 
+MONEY_LIMIT = Decimal("1e10")
+
+
 class MoneyInput(MoneyField):
     """Money in a body (API.md: decimal strings): a JSON number, or a third decimal, is a
     422 on the field instead of being rounded (19.999 is a typo, not 20.00). Query strings
@@ -46,6 +49,7 @@ class MoneyInput(MoneyField):
     default_error_messages: ClassVar[dict[str, str]] = {
         "not_string": 'Send the amount as a decimal string, like "19.90", not a JSON number.',
         "too_many_places": "At most two decimals.",
+        "too_large": "Too large.",
     }
 
     def _deserialize(self, value, attr, data, **kwargs):
@@ -55,6 +59,10 @@ class MoneyInput(MoneyField):
             exact = Decimal(value.strip())
         except InvalidOperation:
             exact = None  # not a number at all: the parent says so
-        if exact is not None and exact.is_finite() and exact != exact.quantize(CENT):
-            raise self.make_error("too_many_places")
+        if exact is not None and exact.is_finite():
+            # Beyond what a Numeric(12, 2) column holds; also keeps quantize() in range.
+            if abs(exact) >= MONEY_LIMIT:
+                raise self.make_error("too_large")
+            if exact != exact.quantize(CENT):
+                raise self.make_error("too_many_places")
         return super()._deserialize(value, attr, data, **kwargs)

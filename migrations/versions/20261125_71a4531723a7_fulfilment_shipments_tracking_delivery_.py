@@ -125,6 +125,8 @@ def upgrade():
         )
         batch_op.create_index("ix_shipments_provider_tracking", ["provider", "tracking_number"], unique=False)
         batch_op.create_index("ix_shipments_status_created", ["status", "created_at"], unique=False)
+        batch_op.create_index("ix_shipments_created_at", ["created_at"], unique=False)
+        batch_op.create_index("ix_shipments_tracking_number", ["tracking_number"], unique=False)
 
     op.create_table(
         "refunds",
@@ -390,6 +392,8 @@ def downgrade():
 
     op.drop_table("refunds")
     with op.batch_alter_table("shipments", schema=None) as batch_op:
+        batch_op.drop_index("ix_shipments_tracking_number")
+        batch_op.drop_index("ix_shipments_created_at")
         batch_op.drop_index("ix_shipments_status_created")
         batch_op.drop_index("ix_shipments_provider_tracking")
         batch_op.drop_index("ix_shipments_provider_reference")

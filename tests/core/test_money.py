@@ -5,7 +5,7 @@ from decimal import Decimal
 import marshmallow as ma
 import pytest
 
-from app.core.money import MoneyField, to_money
+from app.core.money import MoneyField, MoneyInput, to_money
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,16 @@ def test_money_travels_as_a_decimal_string():
     assert PriceSchema().load({"price": "19.90"}) == {"price": Decimal("19.90")}
     with pytest.raises(ma.ValidationError):
         PriceSchema().load({"price": "abc"})
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [("1e40", "Too large."), ("-1e40", "Too large."), ("1.234", "At most two decimals.")],
+)
+def test_money_input_beyond_a_column_or_with_a_third_decimal_is_a_field_error(given, message):
+    class AmountSchema(ma.Schema):
+        amount = MoneyInput()
+
+    with pytest.raises(ma.ValidationError) as refused:
+        AmountSchema().load({"amount": given})
+    assert refused.value.messages == {"amount": [message]}

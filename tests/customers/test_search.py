@@ -10,7 +10,9 @@ from tests.factories.customers import CustomerFactory
 
 
 def found(text: str, **filters) -> list[str]:
-    page = queries.customer_page(CustomerFilter(search=text, sort="relevance", **filters), page=1, per_page=25)
+    page = queries.customer_page(
+        CustomerFilter(search=text, sort="relevance", **filters), page=1, per_page=25
+    )
     return [customer.email for customer in page.items]
 
 

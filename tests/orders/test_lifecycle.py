@@ -1,19 +1,19 @@
 """The order state machine: `lifecycle.ALLOWED` is the whole table, holds return where they
-came from, and shipping takes reserved stock out through the inventory ledger."""
+came from, and shipped units (counted by fulfilment's shipments, which move the stock)
+make the order partially shipped or shipped."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from app.blueprints.inventory import services as inventory
-from app.blueprints.inventory.models import InventoryMovement, StockLevel
 from app.blueprints.orders import lifecycle, payments
 from app.blueprints.orders.order_models import ORDER_STATUSES, Order, OrderEvent
 from app.core import events
 from app.core.errors import Conflict, InvalidInput
 from app.core.transaction import transaction
 from tests.factories.auth import UserFactory
+from tests.fulfilment.shipment_helpers import ship_everything
 from tests.orders.checkout_helpers import make_shop, place_order_directly
 
 
@@ -126,24 +126,7 @@ def test_an_order_paid_while_on_hold_is_released_to_paid(order, staff):
     assert order.status == "paid"
 
 
-# ---- shipping through the inventory ledger -------------------------------------------------
-
-
-def level(db, variant, location) -> tuple[int, int]:
-    row = db.session.execute(
-        select(StockLevel.on_hand, StockLevel.reserved).where(
-            StockLevel.variant_id == variant.id, StockLevel.location_id == location.id
-        )
-    ).one()
-    return tuple(row)
-
-
-def shipped_units(db, order) -> int:
-    return -db.session.scalar(
-        select(func.sum(InventoryMovement.on_hand_delta)).where(
-            InventoryMovement.reference == order.reference, InventoryMovement.kind == "shipment"
-        )
-    )
+# ---- shipped units (fulfilment's shipments move the stock and call this) -----------------------
 
 
 def paid(order, staff) -> Order:
@@ -152,63 +135,69 @@ def paid(order, staff) -> Order:
     return order
 
 
-def test_shipping_takes_the_reserved_stock_out_and_ships_the_order(db, shop, order, staff):
-    paid(order, staff)
-    assert level(db, shop.teapot, shop.location) == (10, 2)
-
-    with transaction():
-        lifecycle.mark_shipped(order, actor=staff)
-
-    assert (order.status, order.fulfilment_status) == ("shipped", "fulfilled")
-    assert level(db, shop.teapot, shop.location) == (8, 0)
-    assert shipped_units(db, order) == 2
-    assert [line.shipped_quantity for line in order.lines] == [2]
-
-
-def test_a_backordered_line_makes_the_order_partially_shipped_until_its_stock_arrives(db, shop, staff):
-    shop.teapot.backorder_policy = "allow"
-    db.session.flush()
-    order = place_order_directly([(shop.teapot, 12), (shop.cup, 1)])  # 10 teapots in stock
-    assert [line.backordered_quantity for line in order.lines] == [2, 0]
-    paid(order, staff)
-
-    with transaction():
-        lifecycle.mark_shipped(order, actor=staff)
-
-    assert (order.status, order.fulfilment_status) == ("partially_shipped", "partially_fulfilled")
-    assert [line.shipped_quantity for line in order.lines] == [10, 1]
-    assert level(db, shop.teapot, shop.location) == (0, 0)
-    with pytest.raises(Conflict) as nothing, transaction():
-        lifecycle.mark_shipped(order, actor=staff)
-    assert nothing.value.code == "nothing_to_ship"
-
-    with transaction():  # the missing teapots arrive and are reserved for the waiting order
-        inventory.adjust_stock(shop.teapot, shop.location, 5, reason="Found", actor=staff)
-    with transaction():
-        lifecycle.mark_shipped(order, actor=staff)
+def test_recorded_units_make_the_order_partially_shipped_then_shipped(db, shop, staff):
+    order = paid(place_order_directly([(shop.teapot, 2), (shop.cup, 1)]), staff)
+    teapot_line, cup_line = order.lines
+    announced = []
+    listener = events.subscribe("order.shipped")(lambda event: announced.append(event.payload))
+    try:
+        with transaction():
+            lifecycle.record_shipped_units(order, {teapot_line.id: 1}, actor=staff, shipment_number="X-1")
+        assert (order.status, order.fulfilment_status) == ("partially_shipped", "partially_fulfilled")
+        with transaction():
+            lifecycle.record_shipped_units(
+                order, {teapot_line.id: 1, cup_line.id: 1}, actor=staff, shipment_number="X-2"
+            )
+    finally:
+        events.LISTENERS["order.shipped"].remove(listener)
 
     assert (order.status, order.fulfilment_status) == ("shipped", "fulfilled")
-    assert [line.shipped_quantity for line in order.lines] == [12, 1]
-    assert level(db, shop.teapot, shop.location) == (3, 0)
+    assert [line.shipped_quantity for line in order.lines] == [2, 1]
+    assert timeline(db, order)[-4:] == [
+        ("fulfilment", None, None),
+        ("status", "paid", "partially_shipped"),
+        ("fulfilment", None, None),
+        ("status", "partially_shipped", "shipped"),
+    ]
+    assert [(a["complete"], a["shipment_number"]) for a in announced] == [(False, "X-1"), (True, "X-2")]
 
 
-def test_an_unpaid_order_does_not_ship(db, shop, order, staff):
+def test_recorded_units_never_exceed_what_a_line_holds(shop, staff):
+    order = paid(place_order_directly([(shop.cup, 2)]), staff)
+    [line] = order.lines
+
+    with pytest.raises(Conflict) as too_many:
+        lifecycle.record_shipped_units(order, {line.id: 3}, actor=staff)
+    with pytest.raises(InvalidInput) as not_a_line:
+        lifecycle.record_shipped_units(order, {line.id + 999: 1, line.id: 0}, actor=staff)
+
+    assert too_many.value.code == "too_many_units" and f"quantities.{line.id}" in too_many.value.errors
+    assert set(not_a_line.value.errors) == {f"quantities.{line.id + 999}", f"quantities.{line.id}"}
+    assert (line.shipped_quantity, order.status) == (0, "paid")
+
+
+def test_an_unpaid_order_records_no_shipped_units(order, staff):
     with pytest.raises(Conflict) as refused:
-        lifecycle.mark_shipped(order, actor=staff)
+        lifecycle.record_shipped_units(order, {order.lines[0].id: 1}, actor=staff)
 
     assert refused.value.code == "invalid_transition"
-    assert level(db, shop.teapot, shop.location) == (10, 2)
+    assert order.lines[0].shipped_quantity == 0
+
+
+def test_shipping_is_no_order_action_any_more(db, order):
+    for status in ORDER_STATUSES:
+        put_in(db, order, status)
+        assert "ship" not in lifecycle.available_actions(order)
+    assert "ship" not in lifecycle.ACTION_PERMISSIONS
 
 
 def test_an_order_that_shipped_in_part_cannot_be_cancelled(db, shop, staff):
     shop.teapot.backorder_policy = "allow"
     db.session.flush()
-    order = place_order_directly([(shop.teapot, 11)])
-    paid(order, staff)
-    with transaction():
-        lifecycle.mark_shipped(order, actor=staff)
+    order = paid(place_order_directly([(shop.teapot, 11)]), staff)
+    ship_everything(order, actor=staff)  # the 10 in stock; 1 waits
 
     with pytest.raises(Conflict):
         lifecycle.cancel_order(order, actor=staff, reason="Too late")
 
-    assert order.status == "partially_shipped"
+    assert db.session.get(Order, order.id).status == "partially_shipped"

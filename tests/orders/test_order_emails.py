@@ -116,7 +116,18 @@ def test_the_confirmation_links_to_tracking_when_the_store_has_a_tracking_page(s
     assert f'href="{link}"' in confirmation.html_body
 
 
-def test_without_a_tracking_page_the_confirmation_has_no_tracking_link(shop):
+def test_without_a_storefront_page_the_confirmation_links_to_our_own_tracking_page(shop):
+    order = place_order_directly([(shop.cup, 1)])
+    # Absolute, from BASE_URL (http://localhost in tests), never from a request's Host.
+    link = f"http://localhost/track/{order.number}?token={checkout.tracking_token(order)}"
+    confirmation = mail_with("is confirmed")
+    assert link in confirmation.text_body
+    assert f'href="{link}"' in confirmation.html_body
+
+
+def test_without_any_tracking_page_the_confirmation_has_no_tracking_link(app, shop, monkeypatch):
+    # As when the fulfilment domain (which serves the page) is not installed.
+    monkeypatch.delitem(app.view_functions, "fulfilment.tracking_page")
     order = place_order_directly([(shop.cup, 1)])
     confirmation = mail_with("is confirmed")
     assert checkout.tracking_token(order) not in confirmation.text_body + confirmation.html_body

@@ -12,7 +12,6 @@ import secrets
 import time
 
 import pyotp
-import segno
 from flask import current_app
 from sqlalchemy import select
 
@@ -39,6 +38,8 @@ def provisioning_uri(user: User, secret: str) -> str:
 
 def qr_code_svg(uri: str) -> str:
     """An inline SVG of the QR code, rendered on the server (no third party sees the secret)."""
+    import segno  # only when someone sets up MFA: ~10 MB that web workers need not hold
+
     return segno.make(uri, error="m").svg_inline(scale=5, dark="#14213a")
 
 

@@ -69,6 +69,9 @@ class Shipment(db.Model):
         Index("ix_shipments_provider_tracking", "provider", "tracking_number"),
         Index("ix_shipments_provider_reference", "provider", "provider_reference"),
         Index("ix_shipments_status_created", "status", "created_at"),
+        # The shipments list: newest first, and a search by tracking number alone.
+        Index("ix_shipments_created_at", "created_at"),
+        Index("ix_shipments_tracking_number", "tracking_number"),
         Index("ix_shipments_order_id", "order_id"),
     )
 

@@ -6,7 +6,9 @@ moving an order through its states and notes orders.manage; mark_paid and captur
 orders.payments; cancelling an order that holds captured money also orders.refund
 (the refund is part of the cancellation). Each action is its own endpoint
 (`POST /orders/{number}/actions/{action}`), so the permission of each is declared on it
-and stated in the OpenAPI document; an unknown action is a 404.
+and stated in the OpenAPI document; an unknown action is a 404. Shipping is not an action
+here: fulfilment's shipments (`POST /orders/{number}/shipments`) move the stock and the
+order together.
 
 Every change runs as one use case in one transaction with the order locked (FOR UPDATE).
 The requests that move money (phone orders, mark_paid, capture, cancel) accept an
@@ -263,15 +265,6 @@ ACTIONS = (
         "Start processing a paid order",
         "paid -> processing: it is being picked and packed.",
         lambda order, actor, data: lifecycle.start_processing(order, actor=actor, note=data["note"]),
-    ),
-    StaffAction(
-        "ship",
-        lifecycle.ACTION_PERMISSIONS["ship"],
-        ActionNoteSchema,
-        "Ship what is reserved",
-        "Ships every reserved unit: shipped, or partially_shipped while backordered lines wait for "
-        "stock (ship again once it arrived). 409 nothing_to_ship when nothing is in stock yet.",
-        lambda order, actor, data: lifecycle.mark_shipped(order, actor=actor, note=data["note"]),
     ),
     StaffAction(
         "deliver",

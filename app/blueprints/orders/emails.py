@@ -1,7 +1,8 @@
 """The mails a customer gets about an order, sent by listeners of the order's events.
 
 - `order.placed`: the order confirmation (items, totals, shipping address, payment
-  instructions for manual payments, the tracking link when STOREFRONT_TRACKING_URL is set);
+  instructions for manual payments, the tracking link: the storefront's page when
+  STOREFRONT_TRACKING_URL is set, else our public tracking page);
 - `order.paid`: queues `render_invoice_job` (invoice_rendering.py), which renders the
   invoice PDF and then sends "payment received" with the invoice attached;
 - `order.cancelled`: the cancellation, saying what was refunded or released.
@@ -27,6 +28,7 @@ from app.blueprints.orders.order_models import Order, OrderEvent
 from app.core.events import Event, subscribe
 from app.core.formatting import money_filter
 from app.core.jobs import enqueue
+from app.core.links import external_url
 from app.core.mail import send_mail
 from app.core.transaction import transaction
 from app.extensions import db
@@ -75,13 +77,21 @@ def mail_context(order: Order) -> dict:
     }
 
 
+TRACKING_PAGE = "fulfilment.tracking_page"
+
+
 def tracking_url(order: Order) -> str | None:
-    """The storefront's tracking page of the order (STOREFRONT_TRACKING_URL, a format
-    string with {number} and {token}); None when the store has none."""
+    """Where the customer follows the order: the storefront's tracking page when the store
+    has one (STOREFRONT_TRACKING_URL, a format string with {number} and {token}), else our
+    own public tracking page (when the fulfilment domain serves it; this module must not
+    import it), an absolute link from BASE_URL; None when there is neither."""
+    token = checkout.tracking_token(order)
     pattern = current_app.config.get("STOREFRONT_TRACKING_URL")
-    if not pattern:
-        return None
-    return pattern.format(number=order.number, token=checkout.tracking_token(order))
+    if pattern:
+        return pattern.format(number=order.number, token=token)
+    if TRACKING_PAGE in current_app.view_functions:
+        return external_url(TRACKING_PAGE, number=order.number, token=token)
+    return None
 
 
 def manual_payment_instructions(order: Order) -> str:

@@ -5,17 +5,14 @@
 with `on_hold` (from any open state; released back to where it was held from) and
 `cancelled` (before anything shipped). `ALLOWED` is the whole table: a move it does not
 list is a Conflict (`invalid_transition`), whoever asks. Payment and fulfilment have their
-own statuses on the order (`payments.py`, `mark_shipped` here); every change of any of
-them is an `OrderEvent` with who, when, from, to and a note: the order's timeline.
-Staff actions are also audited.
+own statuses on the order (`payments.py`, `record_shipped_units` here: fulfilment's
+shipments move stock and call it); every change of any of them is an `OrderEvent` with
+who, when, from, to and a note: the order's timeline. Staff actions are also audited.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
-
 from app.blueprints.inventory import reservations
-from app.blueprints.inventory.models import InventoryMovement
 from app.blueprints.orders import ORDERS_MANAGE, ORDERS_PAYMENTS, ORDERS_REFUND
 from app.blueprints.orders.order_models import Order, OrderEvent
 from app.core import audit
@@ -158,44 +155,58 @@ def cancel_order(order: Order, *, actor, reason: str) -> Order:
     return order
 
 
-def mark_shipped(order: Order, *, actor, note: str = "") -> Order:
-    """Ship everything the order holds reserved (a simple fulfilment: shipments with
-    carriers and tracking build on this). Lines still waiting for backordered stock make it
-    partially shipped; shipping again once their stock arrived completes it."""
-    held = db.session.execute(
-        select(
-            InventoryMovement.variant_id,
-            InventoryMovement.location_id,
-            func.sum(InventoryMovement.reserved_delta),
-        )
-        .where(InventoryMovement.reference == order.reference)
-        .group_by(InventoryMovement.variant_id, InventoryMovement.location_id)
-        .having(func.sum(InventoryMovement.reserved_delta) > 0)
-        .order_by(InventoryMovement.variant_id, InventoryMovement.location_id)
-    ).all()
-    if not held:
-        raise Conflict("Nothing of this order is in stock to ship yet.", code="nothing_to_ship")
+def _check_units(units_by_line: dict[int, int], lines: dict) -> None:
+    errors: dict[str, list[str]] = {}
+    if not units_by_line:
+        errors["quantities"] = ["Ship at least one unit."]
+    for line_id, units in units_by_line.items():
+        if line_id not in lines:
+            errors[f"quantities.{line_id}"] = ["Not a line of this order."]
+        elif not isinstance(units, int) or isinstance(units, bool) or units <= 0:
+            errors[f"quantities.{line_id}"] = ["Must be a whole number above zero."]
+    if errors:
+        raise InvalidInput("The units to ship are not valid.", errors=errors)
+
+
+def record_shipped_units(
+    order: Order,
+    units_by_line: dict[int, int],
+    *,
+    actor,
+    note: str = "",
+    shipment_number: str | None = None,
+) -> Order:
+    """Count units of the order's lines as shipped (the stock left through the ledger in the
+    same use case: fulfilment's shipments do both). Never more than a line's quantity, and
+    only while the order is paid, processing or partially shipped. Everything shipped:
+    shipped (fulfilled); else partially shipped (partially fulfilled). The caller holds the
+    order row locked, so two shipments cannot count the same units."""
     if order.status not in ("paid", "processing", "partially_shipped"):
         raise Conflict(
             f"An order that is {STATUS_LABELS[order.status].lower()} cannot ship.", code="invalid_transition"
         )
-    shipped_by_variant: dict[int, int] = {}
-    for variant_id, location_id, units in held:
-        reservations.ship(variant_id, location_id, int(units), reference=order.reference, actor=actor)
-        shipped_by_variant[variant_id] = shipped_by_variant.get(variant_id, 0) + int(units)
-    for line in order.lines:
-        units = min(shipped_by_variant.get(line.variant_id, 0), line.quantity - line.shipped_quantity)
-        if units:
-            line.shipped_quantity += units
-            shipped_by_variant[line.variant_id] -= units
+    lines = {line.id: line for line in order.lines}
+    _check_units(units_by_line, lines)
+    too_many = {
+        f"quantities.{line_id}": [f"At most {lines[line_id].quantity - lines[line_id].shipped_quantity}."]
+        for line_id, units in units_by_line.items()
+        if lines[line_id].shipped_quantity + units > lines[line_id].quantity
+    }
+    if too_many:
+        raise Conflict("More units than the order has left to ship.", code="too_many_units", errors=too_many)
+    for line_id, units in units_by_line.items():
+        lines[line_id].shipped_quantity += units
     everything = all(line.shipped_quantity == line.quantity for line in order.lines)
     order.fulfilment_status = "fulfilled" if everything else "partially_fulfilled"
+    note = _clean_note(note)
+    shipped = {str(line_id): units for line_id, units in sorted(units_by_line.items())}
+    record_event(
+        order, "fulfilment", actor=actor, note=note, shipped=True, shipment=shipment_number, lines=shipped
+    )
     target = "shipped" if everything else "partially_shipped"
     if target != order.status:
-        transition(order, target, actor=actor, note=_clean_note(note))
-    else:
-        record_event(order, "fulfilment", actor=actor, note=_clean_note(note), shipped=True)
-    emit("order.shipped", order_id=order.id, complete=everything)
+        transition(order, target, actor=actor, shipment=shipment_number)
+    emit("order.shipped", order_id=order.id, complete=everything, shipment_number=shipment_number)
     return order
 
 
@@ -222,7 +233,6 @@ ACTION_PERMISSIONS = {
     "mark_paid": ORDERS_PAYMENTS,
     "capture": ORDERS_PAYMENTS,
     "start_processing": ORDERS_MANAGE,
-    "ship": ORDERS_MANAGE,
     "deliver": ORDERS_MANAGE,
     "complete": ORDERS_MANAGE,
     "hold": ORDERS_MANAGE,
@@ -250,8 +260,6 @@ def available_actions(order: Order) -> list[str]:
         actions.append("capture")
     if status == "paid":
         actions.append("start_processing")
-    if status in ("paid", "processing", "partially_shipped"):
-        actions.append("ship")
     if status == "shipped":
         actions.append("deliver")
     if status == "delivered":

@@ -82,11 +82,6 @@ ACTIONS: dict[str, Action] = {
         lambda order, data: lifecycle.start_processing(order, actor=current_user, note=data.get("note", "")),
         "Order {number} is being processed.",
     ),
-    "ship": Action(
-        "Mark shipped",
-        lambda order, data: lifecycle.mark_shipped(order, actor=current_user, note=data.get("note", "")),
-        "Order {number} is {status}.",
-    ),
     "deliver": Action(
         "Mark delivered",
         lambda order, data: lifecycle.mark_delivered(order, actor=current_user, note=data.get("note", "")),

@@ -319,10 +319,34 @@ def refundable(payment: Payment) -> Decimal:
 def refund_payment(payment: Payment, order: Order, amount: Decimal, *, actor, idempotency_key: str) -> None:
     """Give money back through the gateway, never more than is refundable (captured minus
     refunded, as committed: the order is locked first)."""
+    result = refund_through_gateway(payment, order, amount, actor=actor, idempotency_key=idempotency_key)
+    amount = to_money(amount)
+    audit.record(
+        "order.refunded",
+        actor=actor,
+        target=order,
+        summary=f"Order {order.number}: {amount} {payment.currency} refunded",
+        amount=str(amount),
+        payment_id=payment.id,
+        reference=result.reference,
+    )
+
+
+def _checked_refund_amount(payment: Payment, order: Order, amount: Decimal) -> Decimal:
     lock_order_money(order)
     amount = to_money(amount)
     if amount <= 0 or amount > refundable(payment):
         raise InvalidInput("Amount out of range.", errors={"amount": [f"At most {refundable(payment)}."]})
+    return amount
+
+
+def refund_through_gateway(
+    payment: Payment, order: Order, amount: Decimal, *, actor, idempotency_key: str
+) -> GatewayResult:
+    """`refund_payment` without its audit entry, for a caller that records its own (the
+    fulfilment refund, whose one entry names the credit note). A refusal is kept and
+    raised as Conflict `payment_failed`."""
+    amount = _checked_refund_amount(payment, order, amount)
     result = gateways.get_gateway(payment.gateway).refund(
         reference=payment.gateway_reference or "",
         amount=amount,
@@ -333,12 +357,21 @@ def refund_payment(payment: Payment, order: Order, amount: Decimal, *, actor, id
         _refused("refund", payment, result, amount=amount, actor=actor)
     record_transaction(payment, "refund", result, amount=amount, actor=actor, idempotency_key=idempotency_key)
     apply_refund(payment, order, amount, actor=actor, reference=result.reference)
-    audit.record(
-        "order.refunded",
-        actor=actor,
-        target=order,
-        summary=f"Order {order.number}: {amount} {payment.currency} refunded",
-        amount=str(amount),
-        payment_id=payment.id,
-        reference=result.reference,
+    return result
+
+
+def record_manual_refund(
+    payment: Payment, order: Order, amount: Decimal, *, actor, reference: str = "", idempotency_key=None
+) -> PaymentTransaction:
+    """Money staff paid back by hand (a bank transfer, cash), whatever the payment's
+    gateway: recorded as a refund of the payment without calling the provider. Not
+    audited here (the caller's entry says why and how)."""
+    amount = _checked_refund_amount(payment, order, amount)
+    result = GatewayResult(
+        True, status="refunded", reference=reference or None, amount=amount, raw={"paid_back_by_hand": True}
     )
+    transaction = record_transaction(
+        payment, "refund", result, amount=amount, actor=actor, idempotency_key=idempotency_key
+    )
+    apply_refund(payment, order, amount, actor=actor, reference=reference or None)
+    return transaction

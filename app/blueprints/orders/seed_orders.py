@@ -1,7 +1,9 @@
 """Demo orders: a few dozen orders of demo customers, in every state an order can be in,
 placed over the last two months. They go through the real services (checkout, payments,
 the state machine), so stock, the ledger, invoices, timelines and customer figures are
-exactly what real orders leave. Runs once: an installation with orders gets none."""
+exactly what real orders leave. Orders go as far as processing here: fulfilment's demo
+seeder ships most of those (shipments with carriers and tracking), delivers and completes
+some. Runs once: an installation with orders gets none."""
 
 from __future__ import annotations
 
@@ -32,10 +34,8 @@ FALLBACK_ADDRESS = {
 STATES = (
     ("pending_payment", 6),
     ("paid", 8),
-    ("processing", 6),
-    ("shipped", 8),
-    ("delivered", 6),
-    ("completed", 4),
+    # Fulfilment's seeder ships, delivers and completes most of these (see its PLAN).
+    ("processing", 24),
     ("on_hold", 2),
     ("cancelled", 3),
 )
@@ -96,17 +96,10 @@ def _place(customer: Customer, variant_ids: list[int], rng: random.Random, metho
 
 
 def _advance(order: Order, state: str, staff) -> None:
-    paid_states = ("paid", "processing", "shipped", "delivered", "completed")
-    if state in paid_states or (state == "cancelled" and order.id % 2):
+    if state in ("paid", "processing") or (state == "cancelled" and order.id % 2):
         payments.mark_paid(order, actor=staff)
-    if state in ("processing", "shipped", "delivered", "completed"):
+    if state == "processing":
         lifecycle.start_processing(order, actor=staff)
-    if state in ("shipped", "delivered", "completed"):
-        lifecycle.mark_shipped(order, actor=staff)
-    if state in ("delivered", "completed"):
-        lifecycle.mark_delivered(order, actor=staff)
-    if state == "completed":
-        lifecycle.complete_order(order, actor=staff)
     if state == "on_hold":
         lifecycle.hold_order(order, actor=staff, reason="Address to be confirmed by phone")
     if state == "cancelled":

@@ -27,15 +27,27 @@ import logging
 from collections.abc import Callable
 from decimal import Decimal
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-import stripe
 from flask import current_app
 
 from app.blueprints.orders import gateways
 from app.blueprints.orders.gateways import GatewayResult, WebhookEvent, WebhookRejected
 from app.core.money import store_currency, to_money
 
+if TYPE_CHECKING:
+    import stripe
+
 log = logging.getLogger(__name__)
+
+
+def sdk():
+    """The stripe library, imported on first use: it weighs ~20 MB in every web worker,
+    and most workers of a shop that takes bank transfers never talk to Stripe."""
+    import stripe
+
+    return stripe
+
 
 # https://docs.stripe.com/currencies#zero-decimal and #three-decimal
 ZERO_DECIMAL_CURRENCIES = frozenset(
@@ -119,18 +131,18 @@ def as_data(obj) -> dict:
     """A StripeObject (or an error's JSON body) as plain JSON data without secrets."""
     if obj is None:
         return {}
-    data = obj.to_dict(recursive=True, for_json=True) if isinstance(obj, stripe.StripeObject) else obj
+    data = obj.to_dict(recursive=True, for_json=True) if isinstance(obj, sdk().StripeObject) else obj
     return without_secrets(data) if isinstance(data, dict) else {}
 
 
 @lru_cache(maxsize=8)
 def _client_for(api_key: str, api_base: str, timeout: float) -> stripe.StripeClient:
     # One client per configuration keeps its connection pool between calls.
-    return stripe.StripeClient(
+    return sdk().StripeClient(
         api_key,
         base_addresses={"api": api_base},
         max_network_retries=0,
-        http_client=stripe.RequestsClient(timeout=timeout),
+        http_client=sdk().RequestsClient(timeout=timeout),
     )
 
 
@@ -139,11 +151,11 @@ def _failure(error: Exception, *, status: str | None) -> GatewayResult:
     if isinstance(error, NotConfigured | AmountNotRepresentable):
         code = "gateway_not_configured" if isinstance(error, NotConfigured) else "amount_not_representable"
         return GatewayResult(False, status=status, error_code=code, error_message=str(error))
-    if isinstance(error, stripe.APIConnectionError):
+    if isinstance(error, sdk().APIConnectionError):
         return GatewayResult(
             False, status=status, error_code="gateway_unreachable", error_message=UNREACHABLE_MESSAGE
         )
-    if isinstance(error, stripe.StripeError):
+    if isinstance(error, sdk().StripeError):
         body = error.json_body if isinstance(error.json_body, dict) else {}
         details = body.get("error") if isinstance(body.get("error"), dict) else {}
         # "card_declined" and the like; the why (decline_code) stays in the raw answer.
@@ -193,7 +205,7 @@ class StripeGateway:
     def _client(self) -> stripe.StripeClient:
         config = current_app.config
         timeout = float(config.get("STRIPE_TIMEOUT_SECONDS") or DEFAULT_TIMEOUT_SECONDS)
-        api_base = (config.get("STRIPE_API_BASE") or stripe.DEFAULT_API_BASE).rstrip("/")
+        api_base = (config.get("STRIPE_API_BASE") or sdk().DEFAULT_API_BASE).rstrip("/")
         return _client_for(config.get("STRIPE_SECRET_KEY") or "", api_base, timeout)
 
     def _call(self, operation: Callable[[stripe.StripeClient], object]):
@@ -278,14 +290,14 @@ class StripeGateway:
         if not secret:
             raise WebhookRejected("No Stripe webhook secret is configured.")
         try:
-            stripe.WebhookSignature.verify_header(
+            sdk().WebhookSignature.verify_header(
                 body,
                 headers.get("Stripe-Signature"),
                 secret,
-                tolerance=stripe.Webhook.DEFAULT_TOLERANCE,
+                tolerance=sdk().Webhook.DEFAULT_TOLERANCE,
             )
             event = json.loads(body)
-        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
+        except (sdk().SignatureVerificationError, UnicodeDecodeError, ValueError) as error:
             raise WebhookRejected(str(error) or "Invalid signature.") from None
         data = event.get("data") if isinstance(event, dict) else None
         obj = data.get("object") if isinstance(data, dict) else None
