@@ -110,6 +110,9 @@ def _backdate(order: Order, days: int) -> None:
     """Place the order `days` ago, its timeline moved back with it."""
     delta = timedelta(days=days, hours=days % 7)
     order.placed_at = utcnow() - delta
+    for moment in ("paid_at", "cancelled_at"):
+        if getattr(order, moment) is not None:
+            setattr(order, moment, getattr(order, moment) - delta)
     # A handful of rows per order; moved one by one (portable date arithmetic).
     for event in db.session.scalars(select(OrderEvent).where(OrderEvent.order_id == order.id)):
         event.created_at = event.created_at - delta
