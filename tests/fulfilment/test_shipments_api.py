@@ -68,6 +68,7 @@ ENDPOINTS = [
     ("get", "/orders/{number}/shipments", None, READ),
     ("post", "/orders/{number}/shipments", {"location_id": 1}, SHIP),
     ("get", "/orders/{number}/shippable", None, READ),
+    ("get", "/orders/{number}/shipping-rates?provider=manual&location_id=1", None, READ),
     ("get", "/shipments", None, READ),
     ("get", "/shipments/{number}-1", None, READ),
 ]
@@ -95,7 +96,7 @@ def test_a_token_without_the_scope_is_refused_and_nothing_ships(client, shop, me
 def test_the_openapi_document_states_each_scope_and_the_idempotency_key(client, db):
     paths = client.get("/api/v1/openapi.json").get_json()["paths"]
     for method, path, _body, scope in ENDPOINTS:
-        operation = paths[ADMIN + path.replace("{number}-1", "{shipment_number}")][method]
+        operation = paths[ADMIN + path.split("?")[0].replace("{number}-1", "{shipment_number}")][method]
         assert operation["security"] == [{"bearerAuth": []}]
         assert scope in operation["summary"], path
     parameters = paths[f"{ADMIN}/orders/{{number}}/shipments"]["post"]["parameters"]
@@ -349,3 +350,70 @@ def test_the_list_filters_and_paginates_newest_first(client, shop, headers):
 def test_a_bad_filter_is_a_422(client, shop, headers, query, field):
     response = client.get(f"{ADMIN}/shipments?{query}", headers=headers)
     assert field in field_errors(response)
+
+
+# ---- carrier rates -----------------------------------------------------------------------------
+
+
+def test_rates_come_from_the_provider_for_the_orders_parcels_cheapest_first(
+    app, client, shop, headers, httpserver
+):
+    from tests.fulfilment.test_parcelhub import configure_parcelhub
+
+    saved = configure_parcelhub(app, httpserver.url_for(""))
+    try:
+        httpserver.expect_request("/v1/rates", method="POST").respond_with_json(
+            {
+                "rates": [
+                    {
+                        "id": "rate_9",
+                        "carrier": "DHL",
+                        "service": "express",
+                        "amount": "12.50",
+                        "currency": "EUR",
+                    },
+                    {
+                        "id": "rate_1",
+                        "carrier": "PostNL",
+                        "service": "standard",
+                        "amount": "6.95",
+                        "currency": "EUR",
+                    },
+                ]
+            }
+        )
+        order = paid_order(shop)
+        response = client.get(
+            f"{ADMIN}/orders/{order.number}/shipping-rates",
+            query_string={"provider": "parcelhub", "location_id": shop.location.id, "packages": 2},
+            headers=headers,
+        )
+    finally:
+        app.config.update(saved)
+
+    assert response.status_code == 200, response.text
+    assert [(r["rate_id"], r["amount"]) for r in response.get_json()] == [
+        ("rate_1", "6.95"),
+        ("rate_9", "12.50"),
+    ]
+    (request, _answer) = httpserver.log[0]
+    body = request.get_json()
+    assert len(body["parcels"]) == 2 and body["to"]["postal_code"] == "1012 LG"
+
+
+def test_rates_of_an_unknown_provider_or_location_are_a_422_naming_the_field(client, shop, headers):
+    order = paid_order(shop)
+    url = f"{ADMIN}/orders/{order.number}/shipping-rates"
+
+    assert "provider" in field_errors(
+        client.get(url, query_string={"provider": "nosuch", "location_id": 1}, headers=headers)
+    )
+    assert "location_id" in field_errors(
+        client.get(url, query_string={"provider": "manual", "location_id": 999999}, headers=headers)
+    )
+    assert (
+        client.get(
+            url, query_string={"provider": "manual", "location_id": shop.location.id}, headers=headers
+        ).get_json()
+        == []
+    )

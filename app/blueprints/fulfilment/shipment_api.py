@@ -14,18 +14,30 @@ from flask import url_for
 from flask.views import MethodView
 from flask_login import current_user
 
-from app.blueprints.fulfilment import FULFILMENT_READ, FULFILMENT_SHIP, api_bp, shipment_queries, shipments
+from app.blueprints.fulfilment import (
+    FULFILMENT_READ,
+    FULFILMENT_SHIP,
+    api_bp,
+    providers,
+    shipment_labels,
+    shipment_queries,
+    shipments,
+)
 from app.blueprints.fulfilment.models import Shipment
 from app.blueprints.fulfilment.shipment_schemas import (
+    RateSchema,
+    RatesQuerySchema,
     ShipmentCreateSchema,
     ShipmentDetailSchema,
     ShipmentFilterSchema,
     ShipmentSchema,
     ShippableSchema,
 )
+from app.blueprints.inventory.models import StockLocation
 from app.blueprints.orders import order_queries
 from app.blueprints.orders.store_api import PROBLEM
 from app.core import idempotency
+from app.core.errors import InvalidInput
 from app.core.pagination import api_page
 from app.core.permissions import require_permission
 from app.core.transaction import transaction
@@ -152,6 +164,28 @@ class OrderShippable(MethodView):
             "can_ship": shipments.can_ship_now(order, lines),
             "lines": lines,
         }
+
+
+@api_bp.route(f"/orders/<{NUMBER}:number>/shipping-rates")
+class OrderShippingRates(MethodView):
+    @require_permission(FULFILMENT_READ)
+    @api_bp.arguments(RatesQuerySchema, location="query")
+    @api_bp.response(200, RateSchema(many=True))
+    @api_bp.alt_response(404, **PROBLEM, description=NO_ORDER)
+    @api_bp.doc(security=BEARER)
+    def get(self, args, number):
+        """What a provider's carriers ask to ship the order's parcels, cheapest first [fulfilment.read]"""
+        order = order_queries.order_by_number(number)
+        provider = providers.get_provider(args["provider"])
+        location = db.session.get(StockLocation, args["location_id"])
+        if location is None:
+            raise InvalidInput("No such stock location.", errors={"location_id": ["No such stock location."]})
+        weight = args.get("weight_grams")
+        if weight is None:
+            weight = order.weight_grams  # of the whole order
+        return shipment_labels.quote_rates(
+            order, provider, location, packages=args["packages"], weight_grams=weight
+        )
 
 
 @api_bp.route("/shipments")

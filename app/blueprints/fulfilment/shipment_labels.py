@@ -52,6 +52,21 @@ def sender_address(location: StockLocation) -> dict:
     return address
 
 
+def quote_rates(order, provider, location: StockLocation, *, packages: int, weight_grams: int) -> list:
+    """What `provider`'s carriers ask to take this order's parcels from `location` to its
+    shipping address, cheapest first (empty for a provider that sells no labels, or when
+    it cannot answer). A rate's id can be given as the service of the shipment."""
+    parcel = providers.Parcel(
+        order_number=order.number,
+        shipment_number="",
+        from_address=sender_address(location),
+        to_address=dict(order.shipping_address or {}),
+        packages=packages,
+        weight_grams=weight_grams,
+    )
+    return provider.rates(parcel)
+
+
 def buy_label(shipment: Shipment, provider, *, order, location: StockLocation, idempotency_key: str) -> None:
     """Ask `provider` for the label of `shipment` (not yet written) and fill it in."""
     parcel = providers.Parcel(

@@ -17,6 +17,7 @@ from app.blueprints.fulfilment.models import TRACKING_STATUSES
 from app.blueprints.fulfilment.shipment_queries import ShipmentFilters
 from app.blueprints.fulfilment.shipments import MAX_PACKAGES, MAX_WEIGHT_GRAMS, TEXT_LIMITS
 from app.blueprints.fulfilment.tracking_schemas import TrackingEventSchema
+from app.core.money import MoneyField
 
 MAX_DB_INT = 2**31 - 1
 DAYS = validate.Range(min=date(1900, 1, 1), max=date(9999, 12, 30))
@@ -214,3 +215,29 @@ class ShippableSchema(ma.Schema):
         metadata={"description": "The order's state allows shipping and units are reserved"}
     )
     lines = ma.fields.List(ma.fields.Nested(ShippableLineSchema))
+
+
+class RatesQuerySchema(ma.Schema):
+    """Which provider to ask, and what leaves from where."""
+
+    provider = ma.fields.String(required=True, validate=validate.Length(max=30))
+    location_id = ma.fields.Integer(required=True, validate=validate.Range(1, MAX_DB_INT))
+    packages = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_PACKAGES))
+    weight_grams = ma.fields.Integer(
+        validate=validate.Range(min=0, max=MAX_WEIGHT_GRAMS),
+        metadata={"description": "Default: the weight of the order's lines"},
+    )
+
+
+class RateSchema(ma.Schema):
+    class Meta:
+        description = (
+            "One carrier's price for the parcels; `rate_id` can be sent as the shipment's `service`."
+        )
+
+    carrier = ma.fields.String()
+    service = ma.fields.String()
+    amount = MoneyField()
+    currency = ma.fields.String()
+    estimated_days = ma.fields.Integer(allow_none=True)
+    rate_id = ma.fields.String()
