@@ -4,23 +4,16 @@ from __future__ import annotations
 
 from flask import request
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, PasswordField, SelectMultipleField, StringField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
-from wtforms.widgets import CheckboxInput, ListWidget
 
 from app.blueprints.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from app.core.forms import CheckboxesField
 
 PASSWORD_HINT = (
     f"{MIN_LENGTH} to {MAX_LENGTH} characters. A few unrelated words make a good one; "
     "no common passwords, not their email or name. Share it with them privately."
 )
-
-
-class CheckboxesField(SelectMultipleField):
-    """Several choices as a list of checkboxes."""
-
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 class UserForm(FlaskForm):

@@ -6,13 +6,12 @@ from wtforms import (
     EmailField,
     IntegerField,
     PasswordField,
-    SelectMultipleField,
     StringField,
-    widgets,
 )
 from wtforms.validators import DataRequired, Email, EqualTo, Length, NumberRange, Optional, ValidationError
 
 from app.blueprints.auth.passwords import MAX_LENGTH, MIN_LENGTH
+from app.core.forms import CheckboxesField
 
 PASSWORD_HINT = f"{MIN_LENGTH} to {MAX_LENGTH} characters. A few unrelated words make a good one."
 
@@ -76,11 +75,6 @@ class EnableMfaForm(FlaskForm):
 
 class ConfirmForm(FlaskForm):
     """A bare form: the CSRF token is all a confirmed POST needs."""
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 class TokenForm(FlaskForm):

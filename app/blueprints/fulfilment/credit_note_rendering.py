@@ -138,17 +138,8 @@ def credit_note_html(note: CreditNote, refund: Refund, order: Order) -> str:
 
 
 def render_credit_note_pdf(note: CreditNote, refund: Refund, order: Order) -> bytes:
-    """The credit note as an A4 PDF (bytes starting with %PDF)."""
-    # Imported here: WeasyPrint needs pango, which only the hosts that render have to carry.
-    from weasyprint import HTML
-    from weasyprint.urls import URLFetcher
-
-    for name in invoice_rendering.CHATTY_LOGGERS:
-        if logging.getLogger(name).level < logging.WARNING:
-            logging.getLogger(name).setLevel(logging.WARNING)
-    fetcher = URLFetcher(allowed_protocols=invoice_rendering.ALLOWED_URL_SCHEMES, timeout=1)
-    html = credit_note_html(note, refund, order)
-    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf()
+    """The credit note as an A4 PDF, rendered offline as invoices are."""
+    return invoice_rendering.pdf_from_html(credit_note_html(note, refund, order))
 
 
 def render_credit_note_job(credit_note_id: int) -> None:
@@ -174,15 +165,7 @@ def render_credit_note_job(credit_note_id: int) -> None:
 def download_response(order: Order, number: str) -> Response:
     """The credit note's PDF as a download (404 unknown, 409 credit_note_not_ready)."""
     note = credit_notes.downloadable_credit_note(order, number)
-    return Response(
-        note.pdf,
-        mimetype=PDF_CONTENT_TYPE,
-        headers={
-            "Content-Disposition": f'attachment; filename="{credit_note_filename(note)}"',
-            # It names a person and an address: no shared cache may keep it.
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return invoice_rendering.private_pdf_download(note.pdf, credit_note_filename(note))
 
 
 def _load_credit_note_attachment(key: str) -> bytes:

@@ -14,7 +14,6 @@ from urllib.parse import parse_qsl, urlencode
 
 from flask import flash, g, make_response, redirect, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
@@ -32,6 +31,7 @@ from app.blueprints.fulfilment.models import Shipment
 from app.blueprints.orders import order_page_views
 from app.blueprints.orders.order_models import Order
 from app.core.errors import Conflict, InvalidInput
+from app.core.forms import PortalForm
 from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
 from app.core.pagination import paginate
@@ -54,11 +54,6 @@ ISSUE_STATUS_LABELS = {"open": "Open", "resolved": "Resolved"}
 
 def strip(value):
     return value.strip() if isinstance(value, str) else value
-
-
-class PortalForm(FlaskForm):
-    class Meta:
-        csrf = False  # every portal POST is checked before any view runs
 
 
 class TrackingEventForm(PortalForm):

@@ -9,7 +9,6 @@ the inputs they name (`place_errors`), and what was typed stays.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     FieldList,
@@ -34,17 +33,13 @@ from app.blueprints.fulfilment.returns import (
     STATUS_LABELS,
 )
 from app.core.errors import DomainError
+from app.core.forms import PortalForm
 
 MAX_ID = 2_147_483_647
 MAX_UNITS = 100_000
 NEEDING_ACTION_CHOICE = ""
 ANY_STATUS = "all"
 REASON_CHOICES = [(reason, REASON_LABELS[reason]) for reason in RETURN_REASONS]
-
-
-class PortalForm(FlaskForm):
-    class Meta:
-        csrf = False
 
 
 def place_errors(form, error: DomainError, fields: dict) -> None:

@@ -19,6 +19,7 @@ from app.blueprints.fulfilment.models import RETURN_REASONS, RETURN_STATUSES
 from app.blueprints.fulfilment.return_queries import ReturnableLine, ReturnFilters
 from app.blueprints.fulfilment.returns import MAX_NOTE, MAX_WRITE_OFF_REASON, available_actions
 from app.core.money import MoneyField
+from app.core.query_args import cleaned_query_args
 
 MAX_DB_INT = 2**31 - 1
 MAX_LINES = 100
@@ -223,19 +224,8 @@ class ReturnFilterSchema(ma.Schema):
 
     @ma.pre_load
     def drop_blanks_and_split_statuses(self, data, **_kwargs):
-        cleaned = {}
-        for key, value in data.items():
-            if key == "status":
-                values = value if isinstance(value, list) else [value]
-                parts = [p.strip() for v in values if isinstance(v, str) for p in v.split(",") if p.strip()]
-                if parts:
-                    cleaned[key] = parts
-            elif isinstance(value, str):
-                if value.strip():
-                    cleaned[key] = value.strip()
-            elif value is not None:
-                cleaned[key] = value
-        return cleaned
+        # An empty argument means "no filter"; "status=a,b" is two statuses.
+        return cleaned_query_args(data, ("status",))
 
     @validates_schema
     def days_in_order(self, data, **_kwargs):

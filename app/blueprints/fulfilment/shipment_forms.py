@@ -7,7 +7,6 @@ so these forms carry no token of their own.
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     FieldList,
@@ -17,10 +16,8 @@ from wtforms import (
     IntegerField,
     SearchField,
     SelectField,
-    SelectMultipleField,
     StringField,
     URLField,
-    widgets,
 )
 from wtforms.validators import URL, InputRequired, Length, NumberRange, Optional
 
@@ -33,19 +30,10 @@ from app.blueprints.fulfilment.shipments import (
     ShippableLine,
 )
 from app.blueprints.fulfilment.tracking import STATUS_LABELS
+from app.core.forms import CheckboxesField, PortalForm
 
 MAX_UNITS = 1_000_000
 PER_PAGE_CHOICES = ("25", "50")
-
-
-class PortalForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 # --- The ship form -----------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from app.blueprints.fulfilment.shipment_queries import ShipmentFilters
 from app.blueprints.fulfilment.shipments import MAX_PACKAGES, MAX_WEIGHT_GRAMS, TEXT_LIMITS
 from app.blueprints.fulfilment.tracking_schemas import TrackingEventSchema
 from app.core.money import MoneyField
+from app.core.query_args import cleaned_query_args
 
 MAX_DB_INT = 2**31 - 1
 DAYS = validate.Range(min=date(1900, 1, 1), max=date(9999, 12, 30))
@@ -112,19 +113,8 @@ class ShipmentFilterSchema(ma.Schema):
 
     @ma.pre_load
     def drop_blanks_and_split_lists(self, data, **_kwargs):
-        cleaned = {}
-        for key, value in data.items():
-            if key == "status":
-                values = value if isinstance(value, list) else [value]
-                parts = [p.strip() for v in values if isinstance(v, str) for p in v.split(",") if p.strip()]
-                if parts:
-                    cleaned[key] = parts
-            elif isinstance(value, str):
-                if value.strip():
-                    cleaned[key] = value.strip()
-            elif value is not None:
-                cleaned[key] = value
-        return cleaned
+        # An empty argument means "no filter"; "status=a,b" is two statuses.
+        return cleaned_query_args(data, ("status",))
 
     @validates_schema
     def days_in_order(self, data, **_kwargs):

@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import (
     BooleanField,
@@ -35,6 +34,7 @@ from app.blueprints.inventory.receipts import MAX_QUANTITY
 from app.blueprints.inventory.services import MAX_REASON
 from app.blueprints.inventory.view_queries import STOCK_SORTS, ReceiptFilter
 from app.core.errors import DomainError
+from app.core.forms import PortalForm
 
 PER_PAGE_CHOICES = ("25", "50")
 MAX_RECEIPT_ROWS = 200  # typed by hand; longer receipts come as a CSV file
@@ -78,15 +78,6 @@ def place_errors(
         fields[fallback].errors = [*fields[fallback].errors, error.detail]
     elif not placed:
         form.form_errors.append(error.detail)
-
-
-class PortalForm(FlaskForm):
-    """Every portal POST is checked for CSRF before any view runs
-    (security.protect_portal_forms, token in the form's csrf_token or the X-CSRFToken
-    header); prefixed forms could not carry it under that name, so none of these does."""
-
-    class Meta:
-        csrf = False
 
 
 class QueryForm(PortalForm):

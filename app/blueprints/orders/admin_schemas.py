@@ -24,6 +24,7 @@ from app.blueprints.orders.payment_models import Payment
 from app.blueprints.orders.phone_orders import PhoneOrder
 from app.blueprints.orders.store_schemas import CartAddressSchema
 from app.core.money import MoneyField, MoneyInput
+from app.core.query_args import cleaned_query_args
 
 MAX_DB_INT = 2**31 - 1
 MAX_MONEY = 10**10
@@ -70,20 +71,8 @@ class OrderFilterSchema(ma.Schema):
 
     @ma.pre_load
     def drop_blanks_and_split_lists(self, data, **_kwargs):
-        # An empty argument means "no filter"; "status=paid,processing" is two statuses.
-        cleaned = {}
-        for key, value in data.items():
-            if key in LIST_FILTERS:
-                values = value if isinstance(value, list) else [value]
-                parts = [p.strip() for v in values if isinstance(v, str) for p in v.split(",") if p.strip()]
-                if parts:
-                    cleaned[key] = parts
-            elif isinstance(value, str):
-                if value.strip():
-                    cleaned[key] = value.strip()
-            elif value is not None:
-                cleaned[key] = value
-        return cleaned
+        # An empty argument means "no filter"; "status=a,b" is two statuses.
+        return cleaned_query_args(data, LIST_FILTERS)
 
     @validates_schema
     def ranges_are_in_order(self, data, **_kwargs):

@@ -142,8 +142,9 @@ def invoice_html(invoice: Invoice, order: Order) -> str:
     )
 
 
-def render_invoice_pdf(invoice: Invoice, order: Order) -> bytes:
-    """The invoice as an A4 PDF (bytes starting with %PDF)."""
+def pdf_from_html(html: str) -> bytes:
+    """An A4 PDF (bytes starting with %PDF) of a document page, rendered offline: every URL
+    it names is refused, so a document can never reach out to the network."""
     # Imported here: WeasyPrint needs pango, which only the hosts that render have to carry.
     from weasyprint import HTML
     from weasyprint.urls import URLFetcher
@@ -152,7 +153,12 @@ def render_invoice_pdf(invoice: Invoice, order: Order) -> bytes:
         if logging.getLogger(name).level < logging.WARNING:
             logging.getLogger(name).setLevel(logging.WARNING)
     fetcher = URLFetcher(allowed_protocols=ALLOWED_URL_SCHEMES, timeout=1)
-    return HTML(string=invoice_html(invoice, order), base_url=None, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf()
+
+
+def render_invoice_pdf(invoice: Invoice, order: Order) -> bytes:
+    """The invoice as an A4 PDF."""
+    return pdf_from_html(invoice_html(invoice, order))
 
 
 def render_invoice_job(invoice_id: int) -> None:
@@ -174,18 +180,23 @@ def render_invoice_job(invoice_id: int) -> None:
         emails.send_payment_received(order, invoice)
 
 
-def download_response(order: Order) -> Response:
-    """The order's invoice PDF as a download (404 unpaid, 409 invoice_not_ready)."""
-    invoice = invoices.downloadable_invoice(order)
+def private_pdf_download(pdf: bytes, filename: str) -> Response:
+    """A stored document as a download. It names a person and an address: no shared cache
+    may keep it."""
     return Response(
-        invoice.pdf,
+        pdf,
         mimetype=PDF_CONTENT_TYPE,
         headers={
-            "Content-Disposition": f'attachment; filename="{invoice_filename(order)}"',
-            # An invoice names a person and an address: no shared cache may keep it.
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "private, no-store",
         },
     )
+
+
+def download_response(order: Order) -> Response:
+    """The order's invoice PDF as a download (404 unpaid, 409 invoice_not_ready)."""
+    invoice = invoices.downloadable_invoice(order)
+    return private_pdf_download(invoice.pdf, invoice_filename(order))
 
 
 def _load_invoice_attachment(key: str) -> bytes:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from decimal import Decimal
 from urllib.parse import parse_qsl, urlencode
 
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DecimalField,
@@ -22,10 +21,8 @@ from wtforms import (
     IntegerField,
     SearchField,
     SelectField,
-    SelectMultipleField,
     StringField,
     TextAreaField,
-    widgets,
 )
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -34,6 +31,7 @@ from app.blueprints.orders.lifecycle import MAX_NOTE, STATUS_LABELS
 from app.blueprints.orders.order_models import CHANNELS, ORDER_STATUSES, PAYMENT_STATUSES
 from app.blueprints.orders.order_queries import SORTS, OrderFilters
 from app.core.errors import DomainError
+from app.core.forms import CheckboxesField, PortalForm
 
 PAYMENT_STATUS_LABELS = {
     "pending": "Pending",
@@ -70,16 +68,6 @@ def order_labels() -> dict:
         "fulfilment_labels": FULFILMENT_STATUS_LABELS,
         "channel_labels": CHANNEL_LABELS,
     }
-
-
-class PortalForm(FlaskForm):
-    class Meta:
-        csrf = False
-
-
-class CheckboxesField(SelectMultipleField):
-    widget = widgets.ListWidget(prefix_label=False)
-    option_widget = widgets.CheckboxInput()
 
 
 # --- The list ----------------------------------------------------------------------------
