@@ -54,11 +54,12 @@ def create_app(profile: str | None = None, **overrides) -> Flask:
 
 def init_extensions(app: Flask) -> None:
     from app.core import models as _core_models  # noqa: F401  (tables of core)
+    from app.core.migrations_cli import register_migration_commands
     from app.core.security import init_security
-    from app.extensions import api, csrf, db, limiter, login_manager, migrate
+    from app.extensions import api, csrf, db, limiter, login_manager
 
     db.init_app(app)
-    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    register_migration_commands(app)
     csrf.init_app(app)
     limiter.init_app(app)
     login_manager.init_app(app)

@@ -33,6 +33,7 @@ os.environ.setdefault("DATABASE_URL", f"sqlite:///{_SQLITE_DIR}/test.db")
 atexit.register(shutil.rmtree, _SQLITE_DIR, ignore_errors=True)
 
 from app import create_app  # noqa: E402  (after the environment is set)
+from app.core.migrations_cli import init_migrations  # noqa: E402
 from app.extensions import db as _db  # noqa: E402
 
 CSRF_PATTERN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken": "([^"]+)"')
@@ -40,6 +41,7 @@ CSRF_PATTERN = re.compile(r'<input[^>]*name="csrf_token"[^>]*value="([^"]+)"|"X-
 
 def reset_schema(app) -> None:
     """An empty database, then every migration: the schema tests run on is the real one."""
+    init_migrations(app)
     with app.app_context():
         engine = _db.engine
         if engine.dialect.name == "postgresql":

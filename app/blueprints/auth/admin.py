@@ -18,7 +18,7 @@ from sqlalchemy import delete, exists, func, select, text
 from sqlalchemy.orm import aliased, selectinload
 
 from app.blueprints.auth import USERS_MANAGE, authentication, mfa, services, tokens
-from app.blueprints.auth.models import Role, RolePermission, User, user_roles
+from app.blueprints.auth.models import Role, RolePermission, User, holders_of, user_roles
 from app.core import audit
 from app.core.errors import Conflict, InvalidInput, NotFound
 from app.core.mail import send_mail
@@ -37,12 +37,7 @@ ADMINISTRATOR_RULE_LOCK = 4_711_001
 
 def administrator_remains() -> bool:
     """True when at least one active user holds users.manage through any of their roles."""
-    holder = (
-        select(User.id)
-        .join(user_roles, user_roles.c.user_id == User.id)
-        .join(RolePermission, RolePermission.role_id == user_roles.c.role_id)
-        .where(User.active.is_(True), RolePermission.code == USERS_MANAGE)
-    )
+    holder = select(User.id).where(User.active.is_(True), User.id.in_(holders_of(USERS_MANAGE)))
     return bool(db.session.scalar(select(exists(holder))))
 
 
@@ -228,7 +223,8 @@ def get_role(role_id: int) -> Role:
 
 
 def all_roles() -> list[Role]:
-    return list(db.session.scalars(select(Role).order_by(Role.built_in.desc(), func.lower(Role.name))))
+    query = select(Role).options(selectinload(Role.permissions))
+    return list(db.session.scalars(query.order_by(Role.built_in.desc(), func.lower(Role.name))))
 
 
 def role_member_counts() -> dict[int, int]:

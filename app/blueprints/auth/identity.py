@@ -70,9 +70,9 @@ def load_token_identity(req):
 
 
 def save_last_use(response):
-    """Persist when a token or session was last used, if the request itself wrote nothing."""
-    touched = [g.get("api_token"), g.get("user_session")]
-    if any(row is not None and row in db.session.dirty for row in touched) and not in_transaction():
+    """Persist when a token or session was last used, if the request itself wrote nothing.
+    A flag, not the rows' dirtiness: a query later in the request may have flushed them."""
+    if g.get("last_use_noted") and not in_transaction():
         with transaction():
             pass
     return response

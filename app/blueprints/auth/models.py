@@ -4,8 +4,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, String, Table, UniqueConstraint
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from flask import g, has_request_context
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Select,
+    String,
+    Table,
+    UniqueConstraint,
+    event,
+    select,
+)
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
 from app.extensions import db
@@ -30,8 +42,10 @@ class Role(db.Model):
     # Default permissions already offered to this built-in role: a new domain's defaults are
     # granted once, and a default an admin removed later stays removed.
     defaults_applied: Mapped[list] = mapped_column(JSON, default=list)
+    # Loaded when asked for (the roles pages), not with every role: a role holds dozens of
+    # codes, and a sign-in needs only the codes (`User.permission_codes`), not entities.
     permissions: Mapped[list[RolePermission]] = relationship(
-        back_populates="role", cascade="all, delete-orphan", lazy="selectin"
+        back_populates="role", cascade="all, delete-orphan"
     )
 
     @property
@@ -47,6 +61,34 @@ class RolePermission(db.Model):
     role_id: Mapped[int] = mapped_column(ForeignKey("roles.id", ondelete="CASCADE"))
     code: Mapped[str] = mapped_column(String(80), index=True)
     role: Mapped[Role] = relationship(back_populates="permissions")
+
+
+def holders_of(code: str) -> Select:
+    """The ids of the users (active or not) whose roles grant `code`."""
+    return (
+        select(user_roles.c.user_id)
+        .join(RolePermission, RolePermission.role_id == user_roles.c.role_id)
+        .where(RolePermission.code == code)
+    )
+
+
+def granted_codes(user_id: int) -> frozenset[str]:
+    query = (
+        select(RolePermission.code)
+        .join(user_roles, user_roles.c.role_id == RolePermission.role_id)
+        .where(user_roles.c.user_id == user_id)
+    )
+    return frozenset(db.session.scalars(query))
+
+
+@event.listens_for(Session, "after_flush")
+def forget_granted_codes(session: Session, _flush_context) -> None:
+    """A change to users, roles or their permissions is seen by the rest of the request."""
+    if not has_request_context() or "permission_codes" not in g:
+        return
+    changed = (*session.new, *session.dirty, *session.deleted)
+    if any(isinstance(instance, User | Role | RolePermission) for instance in changed):
+        g.pop("permission_codes", None)
 
 
 class User(db.Model):
@@ -74,7 +116,8 @@ class User(db.Model):
     mfa_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     mfa_last_step: Mapped[int | None] = mapped_column()
     timezone: Mapped[str | None] = mapped_column(String(64))
-    roles: Mapped[list[Role]] = relationship(secondary=user_roles, lazy="selectin")
+    # Loaded when shown (the portal's header): an API request never needs the roles' names.
+    roles: Mapped[list[Role]] = relationship(secondary=user_roles)
 
     is_staff = True  # as opposed to a storefront customer's token identity
 
@@ -96,10 +139,16 @@ class User(db.Model):
 
     @property
     def permission_codes(self) -> set[str]:
-        codes: set[str] = set()
-        for role in self.roles:
-            codes |= role.permission_codes
-        return codes
+        """What the user's roles grant: one query of the codes alone, asked once per request
+        (the portal's navigation asks for dozens)."""
+        if self.id is None:  # not saved yet: what its roles in memory say
+            return {code for role in self.roles for code in role.permission_codes}
+        if not has_request_context():
+            return set(granted_codes(self.id))
+        cached = g.setdefault("permission_codes", {})
+        if self.id not in cached:
+            cached[self.id] = granted_codes(self.id)
+        return set(cached[self.id])
 
     def has_permission(self, code: str) -> bool:
         return code in self.permission_codes

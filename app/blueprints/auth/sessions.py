@@ -12,7 +12,7 @@ import hashlib
 import secrets
 from datetime import timedelta
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 from sqlalchemy import select, update
 
 from app.blueprints.auth.models import User, UserSession
@@ -62,6 +62,7 @@ def find_live(raw: str | None) -> UserSession | None:
         return None
     if now - row.last_seen_at > TOUCH_RESOLUTION:
         row.last_seen_at = now
+        g.last_use_noted = True  # saved after the request (identity.save_last_use)
     return row
 
 

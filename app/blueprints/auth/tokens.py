@@ -13,6 +13,7 @@ import hashlib
 import secrets
 from datetime import datetime, timedelta
 
+from flask import g
 from sqlalchemy import select
 
 from app.blueprints.auth.models import ApiToken, User
@@ -133,6 +134,7 @@ def note_use(token: ApiToken) -> None:
     now = utcnow()
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
+        g.last_use_noted = True  # saved after the request (identity.save_last_use)
 
 
 def tokens_of(user: User) -> list[ApiToken]:

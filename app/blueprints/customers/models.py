@@ -30,6 +30,11 @@ DIRECTIONS = ("inbound", "outbound", "internal")
 PHONE_KINDS = ("mobile", "home", "work", "other")
 
 
+def display_name(first_name: str, last_name: str, email: str) -> str:
+    """How a customer is named on screen: the full name, or the email when there is none."""
+    return f"{first_name} {last_name}".strip() or email
+
+
 class Customer(db.Model):
     __tablename__ = "customers"
     __table_args__ = (
@@ -122,7 +127,7 @@ class Customer(db.Model):
 
     @property
     def name(self) -> str:
-        return f"{self.first_name} {self.last_name}".strip() or self.email
+        return display_name(self.first_name, self.last_name, self.email)
 
     @property
     def tag_names(self) -> list[str]:

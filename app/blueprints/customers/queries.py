@@ -15,6 +15,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from app.blueprints.auth.models import User
 from app.blueprints.customers import interactions, search
+from app.blueprints.customers.list_rows import LIST_COLUMNS, CustomerListRow, list_rows
 from app.blueprints.customers.models import (
     STATUSES,
     ConsentEvent,
@@ -83,7 +84,7 @@ def sort_order(sort: str) -> list:
     name = [func.lower(Customer.last_name), func.lower(Customer.first_name), Customer.email]
     columns = {
         "name": name,
-        "relevance": name,  # a search in best-match order is paged by search.best_match_ids
+        "relevance": name,  # a search in best-match order is paged by search.best_match_rows
         "email": [Customer.email],
         "created": [Customer.created_at],
         "last_order": [Customer.last_order_at],
@@ -162,8 +163,8 @@ def customer_list_query(
 
 
 class CustomerPage(Pagination):
-    """A page of the customer list with its total (counted up to
-    search.SEARCH_COUNT_LIMIT + 1 for a search: `total_is_capped` then)."""
+    """A page of the customer list (`list_rows.CustomerListRow` items) with its total
+    (counted up to search.SEARCH_COUNT_LIMIT + 1 for a search: `total_is_capped` then)."""
 
     def _query_items(self) -> list:
         return self._query_args["fetch"](self._query_offset, self.per_page)
@@ -187,16 +188,16 @@ def customer_page(
     best_match = bool(text) and filters.sort == "relevance" and search.phone_digits(text) is None
     state = {"by_prefix": None, "first_page_size": None}
 
-    def fetch(offset: int, limit: int) -> list[Customer]:
+    def fetch(offset: int, limit: int) -> list[CustomerListRow]:
         if best_match:
-            ids = search.best_match_ids(text, conditions, offset=offset, limit=limit)
-            if ids or offset:
+            rows = search.best_match_rows(text, conditions, offset=offset, limit=limit)
+            if rows or offset:
                 state["by_prefix"] = True
-                state["first_page_size"] = len(ids) if not offset else None
-                return customers_in_order(ids)
+                state["first_page_size"] = len(rows) if not offset else None
+                return rows
             state["by_prefix"] = False  # nothing starts with it: look inside instead
-        query = customer_list_query(filters, tz=tz, by_prefix=state["by_prefix"])
-        return list(db.session.scalars(query.limit(limit).offset(offset)))
+        query = filtered_customers(filters, tz=tz, by_prefix=state["by_prefix"])
+        return list_rows(query.with_only_columns(*LIST_COLUMNS).limit(limit).offset(offset))
 
     def count() -> int:
         if state["by_prefix"] and best_match:
@@ -213,19 +214,6 @@ def customer_page(
     return CustomerPage(
         page=page, per_page=per_page, max_per_page=MAX_PER_PAGE, error_out=False, fetch=fetch, counter=count
     )
-
-
-def customers_in_order(ids: list[int]) -> list[Customer]:
-    """The customers of `ids` with what a list row shows, in the order of `ids`."""
-    if not ids:
-        return []
-    found = db.session.scalars(
-        select(Customer)
-        .where(Customer.id.in_(ids))
-        .options(selectinload(Customer.phones), selectinload(Customer.tags))
-    )
-    by_id = {customer.id: customer for customer in found}
-    return [by_id[customer_id] for customer_id in ids if customer_id in by_id]
 
 
 EXPORT_SEPARATOR = "; "

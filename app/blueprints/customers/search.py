@@ -39,6 +39,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from app.blueprints.customers.list_rows import LIST_COLUMNS, CustomerListRow, list_rows
 from app.blueprints.customers.models import Customer, CustomerPhone
 from app.extensions import db
 
@@ -170,14 +171,18 @@ def has_prefix_match(text: str, conditions: list) -> bool:
 
 
 def _page_statement(conditions: list):
+    """The list rows of one page, in best-match order: the page's ids from the runs, then
+    their rows by primary key, in one statement."""
     runs = _prefix_runs(conditions, limited=True)
     merged = union_all(*runs).subquery()
-    return (
-        select(merged.c.id)
+    page = (
+        select(merged.c.id, merged.c.match)
         .order_by(merged.c.match, merged.c.id)
         .offset(bindparam("page_offset", type_=Integer, literal_execute=True))
         .limit(bindparam("page_limit", type_=Integer, literal_execute=True))
+        .subquery("page")
     )
+    return select(*LIST_COLUMNS).join(page, page.c.id == Customer.id).order_by(page.c.match, page.c.id)
 
 
 def _total_statement(conditions: list):
@@ -203,8 +208,8 @@ def _statements(conditions: list) -> tuple:
     return _plain_statements(db.session.get_bind().dialect.name)
 
 
-def best_match_ids(text: str, conditions: list, *, offset: int, limit: int) -> list[int]:
-    """Ids of one page of prefix matches in best-match order: the matched key A to Z
+def best_match_rows(text: str, conditions: list, *, offset: int, limit: int) -> list[CustomerListRow]:
+    """One page of prefix matches in best-match order, as list rows: the matched key A to Z
     (then the id), merged from each key's own index order (offset + limit rows each)."""
     page, _total = _statements(conditions)
     values = {
@@ -213,7 +218,7 @@ def best_match_ids(text: str, conditions: list, *, offset: int, limit: int) -> l
         "page_offset": offset,
         "page_limit": limit,
     }
-    return list(db.session.scalars(page, values))
+    return list_rows(page, values)
 
 
 def best_match_total(text: str, conditions: list) -> int:

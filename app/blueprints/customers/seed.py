@@ -6,7 +6,6 @@ import random
 import unicodedata
 from datetime import timedelta
 
-from faker import Faker
 from sqlalchemy import func, select
 
 from app.blueprints.auth.models import User
@@ -51,6 +50,9 @@ def seed_customers() -> str | None:
     )
     if existing:
         return None
+    # Faker is imported here, not at the top: a web worker never seeds (it weighs ~10 MB).
+    from faker import Faker
+
     rng = random.Random(2026)  # noqa: S311  (demo data: the same believable people on every install)
     Faker.seed(2026)
     staff = list(db.session.scalars(select(User).where(User.active.is_(True))))

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from flask import current_app
 from sqlalchemy import and_, exists, func, literal, select, update
 
-from app.blueprints.auth.models import User
+from app.blueprints.auth.models import User, holders_of
 from app.blueprints.catalog.models import Variant
 from app.blueprints.inventory.ledger import LevelChange, insert_ignoring_conflicts
 from app.blueprints.inventory.models import StockAlert, StockAlertSubscription, StockLevel, StockLocation
@@ -208,7 +208,10 @@ def unsubscribe(user: User, *, actor) -> None:
 
 def subscribers() -> list[User]:
     """Active staff who subscribed and may still see stock."""
-    users = db.session.scalars(
-        select(User).join(StockAlertSubscription, StockAlertSubscription.user_id == User.id).order_by(User.id)
+    query = (
+        select(User)
+        .join(StockAlertSubscription, StockAlertSubscription.user_id == User.id)
+        .where(User.active.is_(True), User.id.in_(holders_of("inventory.read")))
+        .order_by(User.id)
     )
-    return [user for user in users if user.active and user.has_permission("inventory.read")]
+    return list(db.session.scalars(query))
