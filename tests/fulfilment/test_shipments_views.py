@@ -73,7 +73,11 @@ def test_every_shipment_page_declares_the_permission_it_needs(app):
         for rule in app.url_map.iter_rules()
         if app.view_functions[rule.endpoint].__module__ == shipment_views.__name__
     }
-    assert declared == {"fulfilment.ship_order": "fulfilment.ship", "fulfilment.shipments": "fulfilment.read"}
+    assert declared == {
+        "fulfilment.ship_order": "fulfilment.ship",
+        "fulfilment.ship_rates": "fulfilment.ship",
+        "fulfilment.shipments": "fulfilment.read",
+    }
 
 
 # ---- the order page ----------------------------------------------------------------------------
@@ -285,3 +289,116 @@ def test_the_list_paginates_and_refuses_bad_filters_without_a_500(sales, shop):
 def test_an_empty_list_says_how_shipments_come_about(sales, shop):
     page = sales.get("/shipments").text
     assert "Nothing has shipped yet." in page
+
+
+# ---- carrier rates on the ship page ------------------------------------------------------------
+
+QUOTES = {
+    "rates": [
+        {"id": "rate_9", "carrier": "DHL", "service": "express", "amount": "12.50", "currency": "EUR"},
+        {
+            "id": "rate_1",
+            "carrier": "PostNL",
+            "service": "standard",
+            "amount": "6.95",
+            "currency": "EUR",
+            "estimated_days": 2,
+        },
+    ]
+}
+
+
+@pytest.fixture
+def parcelhub(app, httpserver):
+    from tests.fulfilment.test_parcelhub import configure_parcelhub
+
+    saved = configure_parcelhub(app, httpserver.url_for(""))
+    yield httpserver
+    app.config.update(saved)
+
+
+def rates_url(order, shop, **args) -> str:
+    query = {"provider": "parcelhub", "location_id": shop.location.id, "packages": 1, **args}
+    return f"{ship_url(order)}/rates?" + "&".join(f"{key}={value}" for key, value in query.items())
+
+
+def test_the_ship_page_compares_the_providers_carrier_rates_cheapest_first(support, shop, parcelhub):
+    parcelhub.expect_request("/v1/rates", method="POST").respond_with_json(QUOTES)
+    order = paid_order(shop)
+    page = support.get(ship_url(order)).text
+    assert "Compare carrier rates" in page and f'hx-get="{ship_url(order)}/rates"' in page
+
+    fragment = support.get(
+        rates_url(order, shop, packages=2, weight_grams=900), headers=htmx("ship-rates")
+    ).text
+
+    assert fragment.index('value="rate_1"') < fragment.index('value="rate_9"')
+    assert "PostNL" in fragment and "2 days" in fragment and "€6.95" in fragment
+    assert 'name="rate_id" value="" checked' in fragment  # nothing picked yet
+    (request, _answer) = parcelhub.log[0]
+    body = request.get_json()
+    assert len(body["parcels"]) == 2 and sum(p["weight_grams"] for p in body["parcels"]) == 900
+    assert body["to"]["postal_code"] == order.shipping_address["postal_code"]
+
+
+def test_a_picked_rate_is_the_service_the_label_is_bought_for(support, shop, parcelhub):
+    from tests.fulfilment.test_parcelhub import label_answer
+
+    parcelhub.expect_request("/v1/shipments", method="POST").respond_with_json(
+        label_answer(service="standard")
+    )
+    order = paid_order(shop)
+    data = form_data(support.get(ship_url(order)).text)
+    data.update(provider="parcelhub", rate_id="rate_1", service="")
+
+    response = support.post(ship_url(order), data=data)
+
+    assert response.status_code == 302, response.text
+    (request, _answer) = parcelhub.log[0]
+    assert request.get_json()["rate_id"] == "rate_1"
+    shipment = db.session.scalar(select(Shipment))
+    assert (shipment.carrier, shipment.tracking_number) == ("DHL", "PH123456789")
+
+
+def test_a_refused_shipment_keeps_the_picked_rate(support, shop, parcelhub):
+    order = paid_order(shop)
+    data = form_data(support.get(ship_url(order)).text)
+    data.update(provider="parcelhub", rate_id="rate_1", packages="0")
+
+    response = support.post(ship_url(order), data=data)
+
+    assert response.status_code == 422
+    assert "Carrier rate <code>rate_1</code> is picked" in response.text
+    assert input_value(response.text, "rate_id") == "rate_1"
+    assert count(Shipment) == 0 and parcelhub.log == []
+
+
+def test_the_manual_provider_has_no_rates_and_says_what_to_do(support, shop, parcelhub):
+    order = paid_order(shop)
+    fragment = support.get(rates_url(order, shop, provider="manual"), headers=htmx("ship-rates")).text
+    assert "sells no labels" in fragment and "rate_id" not in fragment
+    assert parcelhub.log == []
+
+
+def test_rates_that_cannot_be_had_say_so(support, shop, parcelhub):
+    parcelhub.expect_request("/v1/rates", method="POST").respond_with_data("down", status=502)
+    order = paid_order(shop)
+    fragment = support.get(rates_url(order, shop), headers=htmx("ship-rates")).text
+    assert "gave no rates" in fragment
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [({"packages": 0}, "Parcels: From 1 to"), ({"provider": "carrier-pigeon"}, "Shipping provider:")],
+)
+def test_rates_for_impossible_parcels_name_the_field_and_ask_nothing(support, shop, parcelhub, args, message):
+    order = paid_order(shop)
+    fragment = support.get(rates_url(order, shop, **args), headers=htmx("ship-rates")).text
+    assert 'role="alert"' in fragment and message in fragment
+    assert parcelhub.log == []
+
+
+def test_comparing_rates_needs_fulfilment_ship(sales, shop, parcelhub):
+    order = paid_order(shop)
+    assert sales.get(rates_url(order, shop)).status_code == 403
+    assert parcelhub.log == []

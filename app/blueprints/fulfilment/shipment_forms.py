@@ -58,6 +58,9 @@ class ShipForm(PortalForm):
         render_kw={"autocomplete": "off"},
     )
     service = StringField("Service", validators=[Optional(), Length(max=TEXT_LIMITS["service"])])
+    # A carrier rate picked from the provider's quotes (the ship page's "Compare carrier
+    # rates"): its id is the service the label is bought for.
+    rate_id = StringField("Carrier rate", validators=[Optional(), Length(max=TEXT_LIMITS["service"])])
     tracking_number = StringField(
         "Tracking number",
         validators=[Optional(), Length(max=TEXT_LIMITS["tracking_number"])],
@@ -83,6 +86,11 @@ class ShipForm(PortalForm):
         "Weight (grams)",
         validators=[Optional(), NumberRange(0, MAX_WEIGHT_GRAMS, f"From 0 to {MAX_WEIGHT_GRAMS} grams.")],
     )
+
+    @property
+    def chosen_service(self) -> str:
+        """The picked rate's id, else the service typed."""
+        return (self.rate_id.data or "").strip() or self.service.data or ""
 
     def fill_lines(self, lines: list[ShippableLine], location_id: int | None) -> None:
         """One row per line still to ship, prefilled with what is reserved at the location."""
@@ -133,6 +141,27 @@ class ShipForm(PortalForm):
         for entry in self.lines.entries:
             fields[f"quantities.{entry.form.order_line_id.data}"] = entry.form.quantity
         return fields
+
+
+class ShipRatesForm(PortalForm):
+    """What the ship page sends to compare carrier rates (a GET: the ship form's provider,
+    location, parcels and weight, and the rate already picked)."""
+
+    provider = SelectField("Shipping provider", validators=[InputRequired("Choose a provider.")])
+    location_id = SelectField("Ship from", coerce=int, validators=[InputRequired("Choose a location.")])
+    packages = IntegerField(
+        "Parcels",
+        default=1,
+        validators=[
+            InputRequired("How many parcels?"),
+            NumberRange(1, MAX_PACKAGES, f"From 1 to {MAX_PACKAGES}."),
+        ],
+    )
+    weight_grams = IntegerField(
+        "Weight (grams)",
+        validators=[Optional(), NumberRange(0, MAX_WEIGHT_GRAMS, f"From 0 to {MAX_WEIGHT_GRAMS} grams.")],
+    )
+    rate_id = StringField("Carrier rate", validators=[Optional(), Length(max=TEXT_LIMITS["service"])])
 
 
 # --- The shipments list ------------------------------------------------------------------------

@@ -21,11 +21,12 @@ from app.blueprints.fulfilment import (
     FULFILMENT_SHIP,
     bp,
     providers,
+    shipment_labels,
     shipment_queries,
     shipments,
     tracking,
 )
-from app.blueprints.fulfilment.shipment_forms import ShipForm, ShipmentFilterForm
+from app.blueprints.fulfilment.shipment_forms import ShipForm, ShipmentFilterForm, ShipRatesForm
 from app.blueprints.orders import order_queries
 from app.blueprints.orders.order_page_sections import register_order_section
 from app.core import idempotency
@@ -39,6 +40,7 @@ from app.core.transaction import transaction
 register_nav("Orders", "Shipments", "fulfilment.shipments", FULFILMENT_READ, order=20)
 
 SHIP_TEMPLATE = "fulfilment/shipment_form.html"
+RATES_TEMPLATE = "fulfilment/_ship_rates.html"
 LIST_TEMPLATE = "fulfilment/shipment_list.html"
 
 
@@ -76,7 +78,8 @@ def chosen_location(requested, locations) -> int | None:
     return wanted if wanted in ids else (ids[0] if ids else None)
 
 
-def prepared(form: ShipForm, locations) -> ShipForm:
+def prepared(form: ShipForm | ShipRatesForm, locations) -> ShipForm | ShipRatesForm:
+    """The form's location choices (those holding the order's units) and providers."""
     form.location_id.choices = [(location.id, location.name) for location in locations]
     form.provider.choices = [(provider.code, provider.label) for provider in providers.offered_providers()]
     return form
@@ -122,6 +125,26 @@ def ship_order(number):
     return render_ship_page(order, form, shipments.shippable(order), locations, status=422)
 
 
+@bp.route("/orders/<number>/ship/rates", endpoint="ship_rates")
+@require_permission(FULFILMENT_SHIP)
+def ship_rates(number):
+    """The ship page's "Compare carrier rates" (HTMX): the provider's quotes for the parcels
+    as typed, each a choice of the ship form (`rate_id`), cheapest first."""
+    order = order_queries.order_by_number(number)
+    locations = shipments.locations_holding(shipments.shippable(order))
+    form = prepared(ShipRatesForm(request.args), locations)
+    context = {"form": form, "order": order, "provider": None, "rates": []}
+    if form.validate():
+        provider = providers.get_provider(form.provider.data)
+        location = next(location for location in locations if location.id == form.location_id.data)
+        weight = form.weight_grams.data if form.weight_grams.data is not None else order.weight_grams
+        context["provider"] = provider
+        context["rates"] = shipment_labels.quote_rates(
+            order, provider, location, packages=form.packages.data, weight_grams=weight
+        )
+    return render_template(RATES_TEMPLATE, **context)
+
+
 def ship(number: str, form: ShipForm):
     """Create the shipment; a redirect on success, None (errors on the form) on refusal."""
     key = (form.submission_key.data or "").strip()[: idempotency.MAX_KEY_LENGTH] or None
@@ -138,7 +161,7 @@ def ship(number: str, form: ShipForm):
                 quantities=form.quantities(),
                 provider=form.provider.data,
                 carrier=form.carrier.data or "",
-                service=form.service.data or "",
+                service=form.chosen_service,
                 tracking_number=form.tracking_number.data or "",
                 tracking_url=form.tracking_url.data or "",
                 packages=form.packages.data,
