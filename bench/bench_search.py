@@ -15,7 +15,8 @@ million customers (BENCH_SIZE=large), through the real API.
   worker: by Little's law the p95 there is about 16 / throughput, a figure of capacity.
 - diagnosis: every query once more inside the app (customer_probe.py search: the API's
   page and total, timed per query), by kind of query, with every statement of the slowest
-  one explained in the results file (notes.search).
+  one explained in the results file (notes.search); and PHONE_QUERY_COUNT searches of
+  digits (part of a mobile number), which also look inside phone numbers.
 
 What `q` runs (customers/search.py): the beginning of five keys (the name last name first,
 the surname without particles first, first name first, the email, the company), each from
@@ -76,6 +77,21 @@ def search_queries(customers: int, count: int = QUERY_COUNT, seed: int = 2027) -
     return queries
 
 
+PHONE_QUERY_COUNT = 40
+
+
+def phone_queries(count: int = PHONE_QUERY_COUNT, seed: int = 2028) -> list[tuple[str, str]]:
+    """("phone", text) pairs for the diagnosis: part of a mobile number as people type it,
+    with the trunk zero and spaces ("06 1234 5") or bare digits ("4512387"). Datagen gives
+    seven customers in ten a mobile number (customer_rows.PHONES_SQL)."""
+    rng = random.Random(seed)
+    typed = []
+    for index in range(count):
+        digits = "".join(str(rng.randint(0, 9)) for _ in range(rng.randint(4, 7)))
+        typed.append(("phone", f"06 {digits[:4]} {digits[4:]}".strip() if index % 2 else digits))
+    return typed
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
@@ -88,7 +104,7 @@ def diagnose(ctx: Context, queries: list[tuple[str, str]]) -> None:
     result = ctx.run_script(PROBE, "search", env={"BENCH_SEARCH_PROBE": lines})
     ctx.notes[NAME] = result
     rows = result["queries"]
-    for kind in ("surname", "email", "full name", None):
+    for kind in ("surname", "email", "full name", "phone", None):
         picked = [r for r in rows if kind is None or r["class"] == kind]
         ms = [r["seconds"] * 1000 for r in picked]
         totals = [r["total"] for r in picked]
@@ -127,7 +143,7 @@ def run(ctx: Context) -> list[Figure]:
             ("customer search", ctx.app_url(PATH), SEARCH_SCRIPT),
         ]
     )
-    diagnose(ctx, queries)
+    diagnose(ctx, queries + phone_queries())
     valid = search.ok and healthz.ok
     under = search.p95_ms < LIMIT_MS
     note = f"p95 under {LIMIT_MS:.0f} ms: {'yes' if under else 'NO'}"

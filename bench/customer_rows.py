@@ -137,8 +137,23 @@ SELECT c.relname, pg_get_indexdef(i.indexrelid),
        ARRAY(SELECT ARRAY[a.attnum, a.attstattarget] FROM pg_attribute a
              WHERE a.attrelid = i.indexrelid AND a.attstattarget >= 0)
 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-WHERE i.indrelid IN ('customers'::regclass, 'customer_tags'::regclass) AND NOT i.indisunique
+WHERE i.indrelid IN ('customers'::regclass, 'customer_tags'::regclass, 'customer_phones'::regclass)
+  AND NOT i.indisunique
 ORDER BY c.relname
+"""
+
+
+# A mobile number (E.164) for seven customers in ten, in their country's mobile range: what
+# a search of digits ("06 1234", "612345") looks inside.
+PHONES_SQL = """
+INSERT INTO customer_phones (customer_id, number, kind)
+SELECT id,
+       CASE country WHEN 'NL' THEN '+316' WHEN 'DE' THEN '+4915' WHEN 'BE' THEN '+324'
+                    WHEN 'FR' THEN '+336' WHEN 'GB' THEN '+447' WHEN 'ES' THEN '+346'
+                    WHEN 'IT' THEN '+393' ELSE '+316' END
+       || lpad(CAST(floor(random() * 100000000) AS bigint)::text, 8, '0'),
+       'mobile'
+FROM customers WHERE random() < 0.7 ORDER BY id
 """
 
 
@@ -168,6 +183,9 @@ def copy_customers(count: int) -> dict[str, int]:
                 for row in tag_rows(count):
                     copy.write_row(row)
                     tags += 1
+            cursor.execute("SELECT setseed(0.2026)")  # the same numbers on every run
+            cursor.execute(PHONES_SQL)
+            phones = cursor.rowcount
             cursor.execute("SET maintenance_work_mem = '256MB'")
             for name, definition, statistics in indexes:
                 cursor.execute(definition)
@@ -178,11 +196,11 @@ def copy_customers(count: int) -> dict[str, int]:
         raw.close()
     with engine.begin() as connection:
         # Ids were given explicitly: move the sequences past them for later inserts.
-        for table in ("customers", "customer_tags"):
+        for table in ("customers", "customer_tags", "customer_phones"):
             connection.execute(
                 text(
                     f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "  # noqa: S608
                     f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
                 )
             )
-    return {"customers": count, "customer_tags": tags}
+    return {"customers": count, "customer_tags": tags, "customer_phones": phones}

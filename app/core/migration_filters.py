@@ -11,6 +11,8 @@ DATABASE_ONLY = {
     ("index", "ix_customers_prefix_first_last"),
     ("index", "ix_customers_prefix_email"),
     ("index", "ix_customers_prefix_company"),
+    # The phone numbers' trigram index (migration 8f4c2d6e1a57).
+    ("index", "ix_customer_phones_number_trgm"),
 }
 
 

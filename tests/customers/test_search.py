@@ -2,10 +2,13 @@
 "contains" fallback when nothing starts with the text, and a total counted up to a limit
 (the list page and GET /api/v1/admin/customers?q= share it)."""
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import event, insert, text
 
 from app.blueprints.customers import queries, search
+from app.blueprints.customers.models import Customer, CustomerPhone
 from app.blueprints.customers.queries import CustomerFilter
+from app.extensions import db as _db
 from tests.factories.customers import CustomerFactory
 
 
@@ -114,4 +117,98 @@ def test_a_search_page_takes_a_fixed_number_of_statements(db):
         event.remove(engine, "before_cursor_execute", count)
 
     assert len(page.items) == 25
-    assert len(statements) <= 5  # ids, customers, phones, tags, total
+    assert len(statements) <= 4  # the page's rows (ids and columns at once), phones, tags, total
+
+
+def with_phone(customer, number: str):
+    customer.phones.append(CustomerPhone(number=number, kind="mobile"))
+    _db.session.flush()
+    return customer
+
+
+def test_digits_find_a_phone_and_a_name_or_email_that_starts_with_them_in_any_order(db):
+    with_phone(CustomerFactory(email="ann@example.org", last_name="Bakker"), "+31612345678")
+    CustomerFactory(email="612345@example.org", last_name="Visser")
+    with_phone(CustomerFactory(email="other@example.org", last_name="Smit"), "+4930123456")
+
+    assert set(found("612345")) == {"ann@example.org", "612345@example.org"}
+    for sort in ("name", "email", "-created"):
+        page = queries.customer_page(CustomerFilter(search="06 1234 5", sort=sort), page=1, per_page=25)
+        assert {row.email for row in page.items} == {"ann@example.org"}, sort
+        assert page.total == 1
+
+
+def test_a_search_sorted_otherwise_keeps_only_beginnings_and_surnames_without_particles(db):
+    CustomerFactory(first_name="Piet", last_name="van der Berg", email="piet@example.org")
+    CustomerFactory(first_name="Anna", last_name="Bergman", email="anna@example.org")
+    CustomerFactory(first_name="Ruud", last_name="Heuvelberg", email="ruud@example.org")  # contains only
+
+    page = queries.customer_page(CustomerFilter(search="berg", sort="email"), page=1, per_page=25)
+
+    assert [row.email for row in page.items] == ["anna@example.org", "piet@example.org"]
+
+
+def test_a_typo_sorted_otherwise_falls_back_to_contains(db):
+    CustomerFactory(first_name="Ruud", last_name="Heuvelberg", email="ruud@example.org")
+    assert not search.has_prefix_match("velberg", [])
+    page = queries.customer_page(CustomerFilter(search="velberg", sort="name"), page=1, per_page=25)
+    assert [row.email for row in page.items] == ["ruud@example.org"]
+
+
+PREFIX_INDEXES = [
+    "ix_customers_prefix_last_first",
+    "ix_customers_prefix_surname_first",
+    "ix_customers_prefix_first_last",
+    "ix_customers_prefix_email",
+    "ix_customers_prefix_company",
+]
+PHONE_INDEX = "ix_customer_phones_number_trgm"
+DISCOURAGED = ("enable_seqscan", "enable_indexscan", "enable_indexonlyscan")
+
+
+@pytest.fixture
+def postgresql_plans(db):
+    """Plans that show which indexes a statement can search (on a handful of test rows any
+    plan is as cheap as any other): whole-table reads and plain index scans discouraged, a
+    bitmap index scan is left, and it needs a condition the index can answer."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the search indexes exist on PostgreSQL only")
+    # Enough rows, and their statistics, that reading a key's range costs less than
+    # reading a whole index (on an empty table every plan costs the same).
+    rows = [
+        {"email": f"bulk{n}@example.org", "first_name": "Bulk", "last_name": f"Row {n}"} for n in range(3000)
+    ]
+    ids = db.session.scalars(insert(Customer).returning(Customer.id), rows).all()
+    phones = [{"customer_id": customer_id, "number": f"+3161{customer_id:07d}"} for customer_id in ids]
+    db.session.execute(insert(CustomerPhone), phones)
+    db.session.execute(text("ANALYZE customers, customer_phones"))
+    for setting in DISCOURAGED:
+        db.session.execute(text(f"SET LOCAL {setting} = off"))
+    yield
+    for setting in DISCOURAGED:
+        db.session.execute(text(f"RESET {setting}"))
+
+
+def plan_of(statement) -> str:
+    compiled = statement.compile(_db.session.get_bind(), compile_kwargs={"literal_binds": True})
+    sql = str(compiled).replace("%%", "%")
+    return "\n".join(row[0] for row in _db.session.execute(text(f"EXPLAIN {sql}")))
+
+
+def indexes_wanted(typed: str) -> list[str]:
+    return PREFIX_INDEXES + ([PHONE_INDEX] if search.phone_digits(typed) else [])
+
+
+@pytest.mark.parametrize("typed", ["jans", "612345", "06 1234 5"])
+def test_on_postgresql_a_search_sorted_otherwise_reads_each_keys_index(db, postgresql_plans, typed):
+    statement = queries.filtered_customers(CustomerFilter(search=typed, sort="name"), by_prefix=True)
+    plan = plan_of(statement.limit(25))
+    assert [name for name in indexes_wanted(typed) if f"Bitmap Index Scan on {name}" not in plan] == [], plan
+
+
+@pytest.mark.parametrize("typed", ["xqzjw", "612345"])
+def test_on_postgresql_asking_whether_anything_starts_with_the_text_probes_each_keys_index(
+    db, postgresql_plans, typed
+):
+    plan = plan_of(search.prefix_probe(typed, []))
+    assert [name for name in indexes_wanted(typed) if f"Bitmap Index Scan on {name}" not in plan] == [], plan
