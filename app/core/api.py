@@ -1,11 +1,61 @@
 """flask-smorest Api whose error handling is the app's one error path."""
 
+from decimal import Decimal
+
 import marshmallow as ma
-from flask_smorest import Api
+from flask_smorest import Api, pagination
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.core import errors, races
+from app.core.money import MoneyField
+
+# The highest page number a list accepts. Without a bound, page 10**17 made an offset past
+# PostgreSQL's bigint: a database error (500) instead of a 422 on `page`.
+MAX_PAGE = 1_000_000
+_smorest_pagination_schema = pagination._pagination_parameters_schema_factory
+
+
+def bounded_pagination_schema(def_page, def_page_size, def_max_page_size):
+    """flask-smorest's pagination arguments (`?page=&page_size=`) with `page` bounded.
+    flask-smorest (pinned) builds them in this module-level factory; ours wraps it."""
+    base = _smorest_pagination_schema(def_page, def_page_size, def_max_page_size)
+
+    class BoundedPaginationParametersSchema(base):
+        page = ma.fields.Integer(load_default=def_page, validate=ma.validate.Range(min=1, max=MAX_PAGE))
+
+    return BoundedPaginationParametersSchema
+
+
+pagination._pagination_parameters_schema_factory = bounded_pagination_schema
+
+
+MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]{1,2})?$"
+
+
+def number(value) -> int | float:
+    exact = Decimal(str(value))
+    return int(exact) if exact == exact.to_integral_value() else float(exact)
+
+
+def money_as_decimal_string(self, field, ret: dict, **_kwargs) -> dict:
+    """Money travels as a decimal string ("19.90"), and MoneyInput refuses a JSON number:
+    the document says so (apispec calls every Decimal a number). JSON Schema's minimum and
+    maximum are for numbers, and apispec writes a Decimal's Range bounds as strings, which
+    makes the document invalid: the bounds go into the description. (An apispec attribute
+    function: `ret` is the property built so far.)"""
+    if not isinstance(field, ma.fields.Decimal):
+        return {}
+    if not isinstance(field, MoneyField):  # a plain decimal number: its bounds as numbers
+        return {key: number(ret[key]) for key in ("minimum", "maximum") if key in ret}
+    bounds = {key: ret.pop(key) for key in ("minimum", "maximum") if key in ret}
+    kind = ret.get("type")
+    typed = [("string" if t == "number" else t) for t in kind] if isinstance(kind, list) else "string"
+    changes = {"type": typed, "format": "decimal", "pattern": MONEY_PATTERN}
+    if bounds:
+        words = " and ".join(f"{'at least' if k == 'minimum' else 'at most'} {v}" for k, v in bounds.items())
+        changes["description"] = f"{ret.get('description') or 'Decimal string'}; {words}."
+    return changes
 
 
 class ProblemSchema(ma.Schema):
@@ -31,6 +81,10 @@ class ProblemApi(Api):
     """
 
     ERROR_SCHEMA = ProblemSchema
+
+    def _init_spec(self, *args, **kwargs):
+        super()._init_spec(*args, **kwargs)
+        self.ma_plugin.converter.add_attribute_function(money_as_decimal_string)
 
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, self.handle_http_exception)

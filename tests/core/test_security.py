@@ -81,3 +81,25 @@ def test_retry_after_is_sent_only_when_the_client_must_wait(app, client, db, mon
     refused = client.get("/api/v1/store/products")
     assert refused.status_code == 429
     assert int(refused.headers["Retry-After"]) > 0
+
+
+def test_a_page_number_past_any_list_is_a_422_not_a_database_error(client, db):
+    from tests.factories.auth import UserFactory, make_token
+
+    secret = make_token(UserFactory(roles=["admin"]), ["customers.read", "customers.merge"])
+    headers = {"Authorization": f"Bearer {secret}"}
+    response = client.get("/api/v1/admin/customers/duplicates?page=368934881474191034", headers=headers)
+    assert response.status_code == 422
+    assert "page" in response.get_json()["errors"]
+    assert client.get("/api/v1/admin/customers?page=1000000", headers=headers).status_code == 200
+
+
+def test_the_api_document_gives_money_as_a_decimal_string_with_numeric_bounds_elsewhere(client):
+    schemas = client.get("/api/v1/openapi.json").get_json()["components"]["schemas"]
+    price = schemas["ProductFilter"]["properties"]["max_price"]
+    assert (price["type"], price["format"]) == ("string", "decimal")
+    assert "maximum" not in price and "at most 10000000000.00" in price["description"]
+    for name, schema in schemas.items():
+        for prop, definition in (schema.get("properties") or {}).items():
+            for bound in ("minimum", "maximum"):
+                assert not isinstance(definition.get(bound), str), f"{name}.{prop}.{bound}"
