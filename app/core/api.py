@@ -8,7 +8,6 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.core import errors, races
-from app.core.money import MoneyField
 
 # The highest page number a list accepts. Without a bound, page 10**17 made an offset past
 # PostgreSQL's bigint: a database error (500) instead of a 422 on `page`.
@@ -31,6 +30,8 @@ pagination._pagination_parameters_schema_factory = bounded_pagination_schema
 
 
 MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]{1,2})?$"
+DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
+CENT = Decimal("0.01")
 
 
 def number(value) -> int | float:
@@ -38,20 +39,22 @@ def number(value) -> int | float:
     return int(exact) if exact == exact.to_integral_value() else float(exact)
 
 
-def money_as_decimal_string(self, field, ret: dict, **_kwargs) -> dict:
-    """Money travels as a decimal string ("19.90"), and MoneyInput refuses a JSON number:
-    the document says so (apispec calls every Decimal a number). JSON Schema's minimum and
-    maximum are for numbers, and apispec writes a Decimal's Range bounds as strings, which
-    makes the document invalid: the bounds go into the description. (An apispec attribute
-    function: `ret` is the property built so far.)"""
+def decimals_as_sent(self, field, ret: dict, **_kwargs) -> dict:
+    """Decimal fields as the API really sends and takes them. apispec calls every Decimal
+    a number, but money travels as a decimal string ("19.90", and MoneyInput refuses a JSON
+    number); and it writes a Decimal's Range bounds as strings, which makes the document
+    invalid. A decimal string is typed string (format decimal, with its pattern) and its
+    bounds go into the description; a decimal number keeps numeric bounds. (An apispec
+    attribute function: `ret` is the property built so far.)"""
     if not isinstance(field, ma.fields.Decimal):
         return {}
-    if not isinstance(field, MoneyField):  # a plain decimal number: its bounds as numbers
+    if not field.as_string:
         return {key: number(ret[key]) for key in ("minimum", "maximum") if key in ret}
     bounds = {key: ret.pop(key) for key in ("minimum", "maximum") if key in ret}
     kind = ret.get("type")
     typed = [("string" if t == "number" else t) for t in kind] if isinstance(kind, list) else "string"
-    changes = {"type": typed, "format": "decimal", "pattern": MONEY_PATTERN}
+    pattern = MONEY_PATTERN if field.places == CENT else DECIMAL_PATTERN
+    changes = {"type": typed, "format": "decimal", "pattern": pattern}
     if bounds:
         words = " and ".join(f"{'at least' if k == 'minimum' else 'at most'} {v}" for k, v in bounds.items())
         changes["description"] = f"{ret.get('description') or 'Decimal string'}; {words}."
@@ -84,7 +87,7 @@ class ProblemApi(Api):
 
     def _init_spec(self, *args, **kwargs):
         super()._init_spec(*args, **kwargs)
-        self.ma_plugin.converter.add_attribute_function(money_as_decimal_string)
+        self.ma_plugin.converter.add_attribute_function(decimals_as_sent)
 
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, self.handle_http_exception)

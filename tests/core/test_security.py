@@ -99,7 +99,21 @@ def test_the_api_document_gives_money_as_a_decimal_string_with_numeric_bounds_el
     price = schemas["ProductFilter"]["properties"]["max_price"]
     assert (price["type"], price["format"]) == ("string", "decimal")
     assert "maximum" not in price and "at most 10000000000.00" in price["description"]
+    spent = schemas["Customer"]["properties"]["total_spent"]  # a decimal string, not a number
+    assert (spent["type"], spent["format"]) == ("string", "decimal")
     for name, schema in schemas.items():
         for prop, definition in (schema.get("properties") or {}).items():
             for bound in ("minimum", "maximum"):
                 assert not isinstance(definition.get(bound), str), f"{name}.{prop}.{bound}"
+
+
+def test_a_cursor_past_bigint_is_a_422_not_a_database_error(client, db):
+    from tests.factories.auth import UserFactory, make_token
+
+    secret = make_token(UserFactory(roles=["admin"]), ["inventory.read"])
+    response = client.get(
+        "/api/v1/admin/stock/movements?before_id=9223372036854775808",
+        headers={"Authorization": f"Bearer {secret}"},
+    )
+    assert response.status_code == 422
+    assert "before_id" in response.get_json()["errors"]

@@ -20,6 +20,7 @@ from app.blueprints.inventory.queries import STOCK_SORTS
 from app.core.money import MoneyField, MoneyInput, store_currency
 
 MAX_DB_INT = 2**31 - 1
+MAX_DB_BIGINT = 2**63 - 1  # movement ids are bigint
 MAX_UNITS = 1_000_000
 
 
@@ -195,7 +196,8 @@ class MovementArgs(FilterArgs):
     kind = ma.fields.String(validate=validate.OneOf(MOVEMENT_KINDS))
     reference = text(100)
     before_id = ma.fields.Integer(
-        validate=validate.Range(min=1), metadata={"description": "`next_before_id` of the previous batch"}
+        validate=validate.Range(min=1, max=MAX_DB_BIGINT),
+        metadata={"description": "`next_before_id` of the previous batch"},
     )
     limit = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
