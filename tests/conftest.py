@@ -136,6 +136,15 @@ def committed_db(app):
 
 
 @pytest.fixture
+def concurrent(committed_db):
+    """Committed data for tests of concurrent writers: PostgreSQL only (SQLite lets one
+    transaction write at a time)."""
+    if committed_db.engine.dialect.name != "postgresql":
+        pytest.skip("concurrent writers need PostgreSQL: SQLite lets one transaction write at a time")
+    return committed_db
+
+
+@pytest.fixture
 def client(app, db):
     return app.test_client()
 

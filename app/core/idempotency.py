@@ -70,6 +70,20 @@ def request_fingerprint() -> str:
     return hashlib.sha256(f"{request.method} {request.path}\n{body}".encode()).hexdigest()
 
 
+def openapi_header(*, required: bool) -> dict:
+    """The Idempotency-Key header as an operation's OpenAPI parameters document it."""
+    first = "A new unique value (a UUID)" if required else "Optional: a new unique value (a UUID)"
+    return {
+        "in": "header",
+        "name": HEADER,
+        "required": required,
+        "schema": {"type": "string", "maxLength": MAX_KEY_LENGTH},
+        "description": f"{first} per attempt, sent again when retrying after a timeout. A replay "
+        "answers the first response with `Idempotent-Replayed: true`; the same key with another body "
+        "is a 422, a retry while the first still runs a 409.",
+    }
+
+
 def key_from_request(*, required: bool) -> str | None:
     key = request.headers.get(HEADER)
     if key is None or key == "":

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import event
 
 from app.blueprints.customers import consents, queries, search, timeline
-from app.blueprints.customers.models import ConsentEvent, CustomerPhone, Interaction
+from app.blueprints.customers.models import ConsentEvent, Interaction
 from app.blueprints.customers.queries import CustomerFilter
 from app.core import audit
 from app.core.timeutil import utcnow
 from tests.factories.auth import UserFactory
-from tests.factories.customers import CustomerFactory, InteractionFactory
+from tests.factories.customers import CustomerFactory, InteractionFactory, with_phone
 
 
 def emails(filters: CustomerFilter, tz=UTC) -> list[str]:
@@ -34,12 +34,6 @@ def counted_statements(db):
         yield statements
     finally:
         event.remove(db.engine, "before_cursor_execute", count)
-
-
-def with_phone(customer, number):
-    customer.phones.append(CustomerPhone(number=number, kind="mobile"))
-    queries.db.session.flush()
-    return customer
 
 
 # --- Search ---------------------------------------------------------------------------

@@ -9,7 +9,7 @@ from app.blueprints.customers import queries, search
 from app.blueprints.customers.models import Customer, CustomerPhone
 from app.blueprints.customers.queries import CustomerFilter
 from app.extensions import db as _db
-from tests.factories.customers import CustomerFactory
+from tests.factories.customers import CustomerFactory, with_phone
 
 
 def found(text: str, **filters) -> list[str]:
@@ -118,12 +118,6 @@ def test_a_search_page_takes_a_fixed_number_of_statements(db):
 
     assert len(page.items) == 25
     assert len(statements) <= 4  # the page's rows (ids and columns at once), phones, tags, total
-
-
-def with_phone(customer, number: str):
-    customer.phones.append(CustomerPhone(number=number, kind="mobile"))
-    _db.session.flush()
-    return customer
 
 
 def test_digits_find_a_phone_and_a_name_or_email_that_starts_with_them_in_any_order(db):

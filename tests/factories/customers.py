@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import factory
 
-from app.blueprints.customers.models import Customer, CustomerTag, Interaction
+from app.blueprints.customers.models import Customer, CustomerPhone, CustomerTag, Interaction
 from app.extensions import db
 
 
@@ -41,3 +41,10 @@ class InteractionFactory(factory.alchemy.SQLAlchemyModelFactory):
     direction = "inbound"
     subject = factory.Faker("sentence", nb_words=5)
     body = factory.Faker("paragraph")
+
+
+def with_phone(customer: Customer, number: str) -> Customer:
+    """`customer` with a mobile number (E.164) added and flushed."""
+    customer.phones.append(CustomerPhone(number=number, kind="mobile"))
+    db.session.flush()
+    return customer

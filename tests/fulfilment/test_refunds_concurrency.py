@@ -8,7 +8,6 @@ barrier. Anything but a refund or a clean refusal fails the test.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -23,6 +22,7 @@ from app.blueprints.orders.order_models import Order
 from app.core.errors import Conflict, InvalidInput
 from app.core.transaction import transaction
 from app.extensions import db
+from tests.concurrency import run_at_once
 from tests.factories.auth import UserFactory
 from tests.orders.checkout_helpers import make_shop, place_order_directly
 
@@ -34,13 +34,6 @@ class Attempt:
     refund_id: int | None = None
     refused: Exception | None = None
     error: BaseException | None = None
-
-
-@pytest.fixture
-def concurrent(committed_db):
-    if committed_db.engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL: SQLite lets one transaction write at a time")
-    return committed_db
 
 
 @pytest.fixture
@@ -59,34 +52,22 @@ def paid(concurrent):
 
 def race(app, number: str, staff_id: int, requests: list[dict]) -> list[Attempt]:
     """Each request (keyword arguments of refund_order) in its own thread, all at once."""
-    start = threading.Barrier(len(requests), timeout=30)
-    attempts = [Attempt() for _ in requests]
 
-    def refund_in_own_context(index: int) -> None:
-        attempt = attempts[index]
-        with app.app_context():
-            try:
-                actor = db.session.get(User, staff_id)
-                start.wait()
-                with transaction():
-                    order = order_queries.order_by_number(number, for_update=True)
-                    made = refunds.refund_order(order, reason="Race", actor=actor, **requests[index])
-                    attempt.refund_id = made.id
-            except (Conflict, InvalidInput) as refused:
-                attempt.refused = refused
-            except BaseException as unexpected:  # what a 500 would have been
-                attempt.error = unexpected
-            finally:
-                db.session.remove()
+    def refund(request: dict) -> Attempt:
+        with transaction():
+            order = order_queries.order_by_number(number, for_update=True)
+            actor = db.session.get(User, staff_id)
+            return Attempt(refund_id=refunds.refund_order(order, reason="Race", actor=actor, **request).id)
 
-    threads = [
-        threading.Thread(target=refund_in_own_context, args=(index,)) for index in range(len(requests))
+    results = run_at_once(app, [lambda request=request: refund(request) for request in requests])
+    attempts = [
+        result
+        if isinstance(result, Attempt)
+        else Attempt(refused=result)
+        if isinstance(result, Conflict | InvalidInput)
+        else Attempt(error=result)
+        for result in results
     ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a refund hung"
     assert [attempt.error for attempt in attempts if attempt.error] == []
     return attempts
 

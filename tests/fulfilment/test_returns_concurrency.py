@@ -8,9 +8,6 @@ the first committed. Anything but the expected refusal fails the test.
 
 from __future__ import annotations
 
-import threading
-
-import pytest
 from sqlalchemy import func, select
 
 from app.blueprints.fulfilment import return_queries, returns
@@ -19,42 +16,23 @@ from app.blueprints.inventory.models import InventoryMovement, StockLevel
 from app.blueprints.orders import order_queries
 from app.core.errors import DomainError
 from app.core.transaction import transaction
+from tests.concurrency import run_at_once
 from tests.fulfilment.return_helpers import Staff, act, delivered_order, open_return
 from tests.orders.checkout_helpers import make_shop
 
 STAFF = Staff()
 
 
-@pytest.fixture
-def concurrent(committed_db):
-    if committed_db.engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL: SQLite lets one transaction write at a time")
-    return committed_db
-
-
 def race(app, *work) -> list[object]:
-    """Run each callable in its own thread and app context, all released at once; each
-    outcome is what it returned or the DomainError it raised."""
-    start = threading.Barrier(len(work), timeout=30)
-    outcomes: list[object] = [None] * len(work)
-
-    def run(index: int) -> None:
-        with app.app_context():
-            start.wait()
-            try:
-                outcomes[index] = work[index]()
-            except DomainError as refused:
-                outcomes[index] = refused
-            except BaseException as unexpected:  # what a 500 would have been
-                outcomes[index] = ("unexpected", unexpected)
-
-    threads = [threading.Thread(target=run, args=(index,)) for index in range(len(work))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not any(thread.is_alive() for thread in threads), "a caller hung"
-    return outcomes
+    """Run each callable at once; each outcome is what it returned or the DomainError it
+    raised (anything else is kept as ("unexpected", error): what a 500 would have been)."""
+    results = run_at_once(app, list(work), timeout=60)
+    return [
+        ("unexpected", result)
+        if isinstance(result, BaseException) and not isinstance(result, DomainError)
+        else result
+        for result in results
+    ]
 
 
 def test_two_requests_for_the_last_unit_at_once_make_one_return(app, concurrent):

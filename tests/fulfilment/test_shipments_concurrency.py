@@ -10,12 +10,10 @@ would be a 500 is an exception here) fails the test.
 
 from __future__ import annotations
 
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
 from app.blueprints.fulfilment.models import Shipment, ShipmentLine
@@ -24,6 +22,7 @@ from app.blueprints.inventory.ledger import ledger_mismatches
 from app.blueprints.inventory.models import InventoryMovement, StockLevel
 from app.blueprints.orders.order_models import Order, OrderLine
 from app.core.transaction import transaction
+from tests.concurrency import run_at_once
 from tests.factories.auth import UserFactory, make_token
 from tests.factories.catalog import LocationFactory, ProductFactory
 from tests.factories.orders import tax_rates, zone_with_methods
@@ -44,36 +43,15 @@ class Outcome:
         return (self.body or {}).get("code")
 
 
-@pytest.fixture
-def concurrent(committed_db):
-    if committed_db.engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL: SQLite lets one transaction write at a time")
-    return committed_db
-
-
 def race(app, requests) -> list[Outcome]:
-    start = threading.Barrier(len(requests), timeout=30)
-    outcomes = [Outcome() for _ in requests]
+    """Run each `request(client)` with its own test client, all released at once."""
 
-    def packer(index: int) -> None:
-        outcome = outcomes[index]
-        try:
-            with app.app_context():
-                client = app.test_client()
-                start.wait()
-                response = requests[index](client)
-                outcome.status = response.status_code
-                outcome.body = response.get_json()
-        except BaseException as unexpected:  # what a 500 would have been
-            outcome.error = unexpected
+    def answered(request):
+        response = request(app.test_client())
+        return Outcome(status=response.status_code, body=response.get_json())
 
-    threads = [threading.Thread(target=packer, args=(index,)) for index in range(len(requests))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a packer hung"
-    return outcomes
+    results = run_at_once(app, [lambda request=request: answered(request) for request in requests])
+    return [result if isinstance(result, Outcome) else Outcome(error=result) for result in results]
 
 
 def test_packers_shipping_the_same_units_at_once_make_one_shipment_and_the_ledger_agrees(app, concurrent):

@@ -4,7 +4,6 @@ stored once, applied through the tracking service; untrusted deliveries store no
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections import Counter
 
@@ -16,6 +15,7 @@ from app.blueprints.orders.order_models import Order
 from app.core.permissions import access_declaration
 from app.core.transaction import transaction
 from app.extensions import db as database
+from tests.concurrency import run_at_once
 from tests.fulfilment.test_parcelhub import configure_parcelhub, signed, tracking_event
 from tests.fulfilment.test_tracking import reload, shipped_order
 from tests.orders.checkout_helpers import make_shop
@@ -287,26 +287,10 @@ def deliver_at_once(app, body, headers, *, threads):
 def deliver_each_at_once(app, deliveries):
     """Post each (body, headers) from its own thread, app context and client, released
     together; a response is (status, json), an exception is kept as what a 500 would be."""
-    start = threading.Barrier(len(deliveries), timeout=30)
-    answers: list = [None] * len(deliveries)
 
-    def provider_sends(index: int, body: bytes, headers: dict) -> None:
-        try:
-            with app.app_context():
-                client = app.test_client()
-                start.wait()
-                response = client.post(HOOK, data=body, headers=headers)
-                answers[index] = (response.status_code, json.loads(response.data))
-        except BaseException as unexpected:
-            answers[index] = unexpected
+    def delivered(body: bytes, headers: dict):
+        response = app.test_client().post(HOOK, data=body, headers=headers)
+        return response.status_code, json.loads(response.data)
 
-    workers = [
-        threading.Thread(target=provider_sends, args=(index, body, headers))
-        for index, (body, headers) in enumerate(deliveries)
-    ]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(timeout=60)
-    assert not any(worker.is_alive() for worker in workers), "a delivery hung"
-    return answers
+    work = [lambda body=body, headers=headers: delivered(body, headers) for body, headers in deliveries]
+    return run_at_once(app, work, timeout=60)

@@ -3,8 +3,6 @@ real concurrency on PostgreSQL), backordered where the variant allows it."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 from sqlalchemy import event, func, select
 
@@ -20,6 +18,7 @@ from app.blueprints.inventory.models import (
 from app.core.errors import Conflict, InvalidInput
 from app.core.models import OutboxMessage
 from app.core.transaction import transaction
+from tests.concurrency import run_at_once
 from tests.factories.auth import UserFactory
 from tests.factories.catalog import LocationFactory
 from tests.inventory.helpers import level, make_variant, receive
@@ -205,30 +204,11 @@ def needs_postgresql(db):
         pytest.skip("concurrent writers need PostgreSQL; SQLite lets one transaction write at a time")
 
 
-def run_in_threads(app, db, count: int, work) -> list:
+def run_in_threads(app, count: int, work) -> list:
     """Run work(index) in `count` threads at once, each in its own app context, session and
     transaction; returns each outcome ("ok", an error code, or the unexpected exception)."""
-    start = threading.Barrier(count, timeout=30)
-    outcomes: list = [None] * count
-
-    def worker(index):
-        with app.app_context():
-            try:
-                start.wait()
-                outcomes[index] = work(index)
-            except Conflict as refused:
-                outcomes[index] = refused.code
-            except Exception as unexpected:  # what a 500 would have been
-                outcomes[index] = unexpected
-            finally:
-                db.session.remove()
-
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    return outcomes
+    results = run_at_once(app, [lambda index=index: work(index) for index in range(count)], timeout=60)
+    return [result.code if isinstance(result, Conflict) else result for result in results]
 
 
 def test_many_concurrent_orders_never_oversell_and_lose_nothing(app, committed_db):
@@ -254,7 +234,7 @@ def test_many_concurrent_orders_never_oversell_and_lose_nothing(app, committed_d
                 results.append(refused.code)
         return results
 
-    outcomes = run_in_threads(app, db, 16, buy)
+    outcomes = run_in_threads(app, 16, buy)
     flat = [
         result for outcome in outcomes for result in (outcome if isinstance(outcome, list) else [outcome])
     ]
@@ -293,7 +273,7 @@ def test_concurrent_orders_of_the_same_items_in_opposite_order_do_not_deadlock(a
                 reservations.reserve(lines, reference=f"order:{index}-{attempt}")
         return "ok"
 
-    outcomes = run_in_threads(app, db, 12, order)
+    outcomes = run_in_threads(app, 12, order)
     assert outcomes == ["ok"] * 12
     db.session.expire_all()
     reserved = db.session.scalars(select(StockLevel.reserved).order_by(StockLevel.variant_id)).all()
@@ -314,7 +294,7 @@ def test_concurrent_backorders_stay_within_the_limit(app, committed_db):
             reservations.reserve([(variant_id, 1)], reference=f"order:{index}")
         return "ok"
 
-    outcomes = run_in_threads(app, db, 12, order)
+    outcomes = run_in_threads(app, 12, order)
     assert sorted(map(str, outcomes)) == ["ok"] * 5 + ["out_of_stock"] * 7
     assert db.session.scalar(select(func.sum(Backorder.quantity))) == 5
 
@@ -342,7 +322,7 @@ def test_receipts_and_backordering_orders_racing_do_not_deadlock_or_lose_units(a
                     reservations.reserve([(ids[0], 3), (ids[1], 3)], reference=f"order:{index}-{attempt}")
         return "ok"
 
-    outcomes = run_in_threads(app, db, 10, work)
+    outcomes = run_in_threads(app, 10, work)
     assert outcomes == ["ok"] * 10
     db.session.expire_all()
     # 5 receiving threads x 4 receipts x 2 units = 40 per variant; 5 x 4 orders x 3 = 60 ordered.

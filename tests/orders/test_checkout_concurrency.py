@@ -10,12 +10,10 @@ connection), and the checkouts start together at a barrier. Anything but a 201 o
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 
-import pytest
 from sqlalchemy import func, select
 
 from app.blueprints.inventory import receipts
@@ -23,6 +21,7 @@ from app.blueprints.inventory.ledger import ledger_mismatches
 from app.blueprints.inventory.models import Backorder, InventoryMovement, StockLevel
 from app.blueprints.orders.order_models import Order, OrderLine
 from app.core.transaction import transaction
+from tests.concurrency import run_at_once
 from tests.factories.catalog import LocationFactory, ProductFactory
 from tests.factories.orders import tax_rates, zone_with_methods
 from tests.orders.checkout_helpers import checkout_call, ready_cart
@@ -42,13 +41,6 @@ class Outcome:
         return (self.body or {}).get("code")
 
 
-@pytest.fixture
-def concurrent(committed_db):
-    if committed_db.engine.dialect.name != "postgresql":
-        pytest.skip("concurrent writers need PostgreSQL: SQLite lets one transaction write at a time")
-    return committed_db
-
-
 def receive(location, variant_id: int, units: int) -> None:
     receipts.receive_stock(
         location=location, lines=[receipts.ReceiptLineInput(variant_id, units)], actor=None
@@ -56,31 +48,15 @@ def receive(location, variant_id: int, units: int) -> None:
 
 
 def race(app, checkouts) -> list[Outcome]:
-    """Run each `checkout(client)` in its own thread, app context and test client, all
-    released at once."""
-    start = threading.Barrier(len(checkouts), timeout=30)
-    outcomes = [Outcome() for _ in checkouts]
+    """Run each `checkout(client)` with its own test client, all released at once."""
 
-    def shopper(index: int) -> None:
-        outcome = outcomes[index]
-        try:
-            with app.app_context():
-                client = app.test_client()
-                start.wait()
-                response = checkouts[index](client)
-                outcome.status = response.status_code
-                outcome.body = response.get_json()
-                outcome.replayed = response.headers.get("Idempotent-Replayed") == "true"
-        except BaseException as unexpected:  # what a 500 would have been
-            outcome.error = unexpected
+    def answered(checkout):
+        response = checkout(app.test_client())
+        replayed = response.headers.get("Idempotent-Replayed") == "true"
+        return Outcome(status=response.status_code, body=response.get_json(), replayed=replayed)
 
-    threads = [threading.Thread(target=shopper, args=(index,)) for index in range(len(checkouts))]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a checkout hung"
-    return outcomes
+    results = run_at_once(app, [lambda checkout=checkout: answered(checkout) for checkout in checkouts])
+    return [result if isinstance(result, Outcome) else Outcome(error=result) for result in results]
 
 
 def test_shoppers_racing_for_little_stock_never_oversell_and_each_order_holds_its_lines(app, concurrent):

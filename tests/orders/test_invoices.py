@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import threading
 
 import pytest
 from sqlalchemy import select, update
@@ -18,6 +17,7 @@ from app.core import jobs
 from app.core.models import OutboxMessage
 from app.core.transaction import transaction
 from app.extensions import db
+from tests.concurrency import run_at_once
 from tests.core.test_jobs import queued_app, run_worker_burst  # noqa: F401  (the queued app fixture)
 from tests.factories.auth import UserFactory, make_token
 from tests.factories.customers import CustomerFactory
@@ -108,27 +108,14 @@ def test_concurrent_payments_take_distinct_consecutive_numbers(app, committed_db
     committed_db.session.commit()
     numbers = [place_order_directly([(shop.teapot, 1)]).number for _ in range(8)]
     staff_id = committed_db.session.get(type(staff), staff.id).id
-    start = threading.Barrier(len(numbers))
-    failures = []
 
-    def pay_in_own_context(number):
-        with app.app_context():
-            try:
-                actor = db.session.get(type(staff), staff_id)
-                start.wait()
-                with transaction():
-                    order = order_queries.order_by_number(number, for_update=True)
-                    payments.mark_paid(order, actor=actor)
-            except Exception as exc:  # collected: an assertion in a thread would be lost
-                failures.append(exc)
-            finally:
-                db.session.remove()
+    def pay(number):
+        with transaction():
+            order = order_queries.order_by_number(number, for_update=True)
+            payments.mark_paid(order, actor=db.session.get(type(staff), staff_id))
 
-    threads = [threading.Thread(target=pay_in_own_context, args=(number,)) for number in numbers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
+    results = run_at_once(app, [lambda number=number: pay(number) for number in numbers])
+    failures = [result for result in results if isinstance(result, BaseException)]
 
     assert failures == []
     sequences = sorted(committed_db.session.scalars(select(Invoice.sequence)))

@@ -32,7 +32,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     cast,
-    false,
     func,
     literal,
     literal_column,
@@ -145,9 +144,13 @@ def _or_phone(by_text: ColumnElement, text: str) -> ColumnElement:
     digits = phone_digits(text)
     if not digits:
         return by_text
-    by_phone = select(CustomerPhone.customer_id).where(CustomerPhone.number.contains(digits, autoescape=True))
     by_text_ids = select(Customer.id).where(Customer.merged_into_id.is_(None), by_text)
-    return Customer.id.in_(union_all(by_text_ids, by_phone))
+    return Customer.id.in_(union_all(by_text_ids, _holding_phone(digits)))
+
+
+def _holding_phone(digits: str):
+    """The ids of the customers with a phone number holding `digits`."""
+    return select(CustomerPhone.customer_id).where(CustomerPhone.number.contains(digits, autoescape=True))
 
 
 def _has_particles() -> ColumnElement:
@@ -191,8 +194,9 @@ def has_prefix_match(text: str, conditions: list) -> bool:
 def prefix_probe(text: str, conditions: list):
     """The statement of `has_prefix_match`: an EXISTS per key (and the phones)."""
     arms = _prefix_arms(text)
-    if phone_digits(text):
-        arms.append(_or_phone(false(), text))
+    digits = phone_digits(text)
+    if digits:
+        arms.append(Customer.id.in_(_holding_phone(digits)))
     probes = [
         select(literal(1)).where(Customer.merged_into_id.is_(None), arm, *conditions).exists() for arm in arms
     ]

@@ -47,15 +47,7 @@ PDF_DOWNLOAD = {
         "Content-Disposition": {"schema": {"type": "string"}, "description": 'attachment; filename="..."'},
     },
 }
-IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": idempotency.HEADER,
-    "required": True,
-    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
-    "description": "A new unique value (a UUID) per refund, sent again when retrying after a timeout. "
-    "A replay answers the first response with `Idempotent-Replayed: true`; the same key with another "
-    "body is a 422, a retry while the first still runs a 409.",
-}
+IDEMPOTENCY_KEY = idempotency.openapi_header(required=True)
 NOT_FOUND = "No such order"
 NO_CREDIT_NOTE = "No such order, or the order has no credit note of that number: `credit_note_not_found`"
 NOT_READY = (

@@ -44,14 +44,7 @@ NO_RETURN = "No such return"
 NO_ORDER = "No such order"
 NOT_NOW = "The return's state does not allow it (`invalid_transition`)"
 INVALID = "Invalid fields (`errors` names them: `lines.<order_line_id>` from the rules)"
-IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": idempotency.HEADER,
-    "required": False,
-    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
-    "description": "Optional: a new unique value per attempt, sent again when retrying after a timeout. "
-    "A replay answers the first response with `Idempotent-Replayed: true`.",
-}
+IDEMPOTENCY_KEY = idempotency.openapi_header(required=False)
 STAFF_SCHEMA = StaffReturnSchema()
 
 

@@ -47,15 +47,7 @@ BEARER = [{"bearerAuth": []}]
 NUMBER = "string(maxlength=20)"  # longer is no order number: a plain 404
 SHIPMENT_NUMBER = "string(maxlength=30)"
 NO_ORDER = "No such order"
-IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": idempotency.HEADER,
-    "required": False,
-    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
-    "description": "Optional: a new unique value (a UUID) per attempt, sent again when retrying after a "
-    "timeout. A replay answers the first response with `Idempotent-Replayed: true`; the same key "
-    "with another body is a 422, a retry while the first still runs a 409.",
-}
+IDEMPOTENCY_KEY = idempotency.openapi_header(required=False)
 
 
 def acting_staff():

@@ -44,14 +44,7 @@ NOT_FOUND = "No such order among yours, or a wrong tracking token"
 NO_CREDENTIALS = (
     "Neither a customer token nor the order's tracking token, or a bearer token that is not valid"
 )
-IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": idempotency.HEADER,
-    "required": False,
-    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
-    "description": "Optional: a new unique value per attempt, sent again when retrying after a timeout. "
-    "A replay answers the first response with `Idempotent-Replayed: true`.",
-}
+IDEMPOTENCY_KEY = idempotency.openapi_header(required=False)
 CUSTOMER_SCHEMA = CustomerReturnSchema()
 
 

@@ -65,15 +65,7 @@ from app.extensions import db
 
 BEARER = [{"bearerAuth": []}]
 NUMBER = "string(maxlength=20)"  # longer is no order number: a plain 404
-IDEMPOTENCY_KEY = {
-    "in": "header",
-    "name": idempotency.HEADER,
-    "required": False,
-    "schema": {"type": "string", "maxLength": idempotency.MAX_KEY_LENGTH},
-    "description": "Optional: a new unique value (a UUID) per attempt, sent again when retrying after a "
-    "timeout. A replay answers the first response with `Idempotent-Replayed: true`; the same key "
-    "with another body is a 422, a retry while the first still runs a 409.",
-}
+IDEMPOTENCY_KEY = idempotency.openapi_header(required=False)
 NOT_FOUND = "No such order"
 INVALID = "Invalid fields (`errors` names them)"
 NOT_NOW = "The order's state does not allow it (invalid_transition and the like)"
