@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
+from sqlalchemy.orm.util import identity_key
 
 from app.blueprints.catalog.models import Variant
 from app.blueprints.inventory import alerts, backorders, followups
@@ -91,16 +92,28 @@ def _checked_lines(lines, reference: str) -> dict[int, Variant]:
     for index, (_variant_id, quantity) in enumerate(lines):
         if not isinstance(quantity, int) or isinstance(quantity, bool) or quantity <= 0:
             errors[f"lines.{index}.quantity"] = ["Must be a whole number above zero."]
-    ids = sorted({variant_id for variant_id, _ in lines})
-    variants = (
-        {v.id: v for v in db.session.scalars(select(Variant).where(Variant.id.in_(ids)))} if ids else {}
-    )
+    variants = _variants(sorted({variant_id for variant_id, _ in lines}))
     for index, (variant_id, _quantity) in enumerate(lines):
         if variant_id not in variants:
             errors[f"lines.{index}.variant_id"] = ["No such variant."]
     if errors:
         raise InvalidInput("The reservation is not valid.", errors=errors)
     return variants
+
+
+def _variants(ids: list[int]) -> dict[int, Variant]:
+    """The variants by id; those this transaction loaded already (checkout priced them a
+    moment ago) come from the session without a query. A query would not refresh them
+    either: the session keeps the state it loaded first."""
+    found = {}
+    for variant_id in ids:
+        loaded = db.session.identity_map.get(identity_key(Variant, variant_id))
+        if loaded is not None and not inspect(loaded).expired:
+            found[variant_id] = loaded
+    missing = [variant_id for variant_id in ids if variant_id not in found]
+    if missing:
+        found.update((v.id, v) for v in db.session.scalars(select(Variant).where(Variant.id.in_(missing))))
+    return found
 
 
 def reserve(

@@ -159,7 +159,7 @@ def place_order_with_payment(
     )
     started = None
     if start_offline_payment and not gateway.collects_online:
-        started = payments.start_payment(payment, order)
+        started = payments.start_payment(payment, order, only_payment=True)
     # The stock last (see the module doc): everything above is written before the first
     # stock row is locked, since the reservation flushes the session first.
     allocations = reservations.reserve(

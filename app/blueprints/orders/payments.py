@@ -81,11 +81,12 @@ def record_transaction(
     return transaction
 
 
-def start_payment(payment: Payment, order: Order) -> GatewayResult:
+def start_payment(payment: Payment, order: Order, *, only_payment: bool = False) -> GatewayResult:
     """Ask the gateway to start collecting (create the PaymentIntent); run right after the
     checkout committed. A failure leaves the order pending_payment with a failed payment
     the customer can retry. An order that costs nothing is paid at once (no provider
-    takes a payment of zero)."""
+    takes a payment of zero). `only_payment`: the caller knows `payment` is the order's
+    only one (an order being placed), so its payment status needs no query of them."""
     if payment.amount <= 0:
         result = GatewayResult(True, status="paid", amount=ZERO)
         record_transaction(payment, "capture", result, amount=ZERO)
@@ -113,7 +114,7 @@ def start_payment(payment: Payment, order: Order) -> GatewayResult:
         apply_capture(payment, order, result.amount or payment.amount)
     elif result.status == "authorized":
         mark_authorized(payment, order)
-    sync_order_payment_status(order)
+    sync_order_payment_status(order, [payment] if only_payment else None)
     return result
 
 
@@ -177,9 +178,10 @@ def apply_refund(payment: Payment, order: Order, amount: Decimal, *, actor=None,
     emit("order.refunded", order_id=order.id, amount=str(amount))
 
 
-def sync_order_payment_status(order: Order) -> None:
-    """The order's payment status from its money and its payments."""
-    payments = payments_of(order)
+def sync_order_payment_status(order: Order, payments: list[Payment] | None = None) -> None:
+    """The order's payment status from its money and its payments (read unless given)."""
+    if payments is None:
+        payments = payments_of(order)
     if order.amount_refunded > 0:
         status = "refunded" if order.amount_refunded >= order.amount_paid else "partially_refunded"
     elif order.amount_paid >= order.total and (order.amount_paid > 0 or order.total == 0):

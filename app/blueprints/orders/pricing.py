@@ -42,7 +42,7 @@ from sqlalchemy import select
 from app.blueprints.catalog.models import Product, Variant
 from app.blueprints.catalog.stock import stock_view
 from app.blueprints.orders import shipping, taxes
-from app.blueprints.orders.models import Cart, CartLine, ShippingMethod
+from app.blueprints.orders.models import Cart, CartLine
 from app.extensions import db
 
 CENT = Decimal("0.01")
@@ -105,6 +105,9 @@ class LineQuote:
     line_total: Decimal = ZERO  # what the customer pays for the line, tax included
     availability: LineAvailability | None = None
     problems: list[str] = field(default_factory=list)
+    # The variant record it was priced from. Holding it keeps it in the session, so the
+    # checkout's reservation reads it there instead of loading it again.
+    variant: Variant | None = field(default=None, repr=False, compare=False)
 
     @property
     def counts(self) -> bool:
@@ -264,7 +267,7 @@ def price_cart(
     options: list[ShippingOption] = []
     chosen: ShippingOption | None = None
     if address:
-        methods = shipping.methods_for(country, region)
+        methods = shipping.offered_methods(country, region)
         options = [_option(method, goods_total, weight, draft.free_shipping) for method in methods]
         chosen = next((o for o in options if o.method_id == cart.shipping_method_id), None)
         if not methods:
@@ -358,6 +361,7 @@ def _priced_lines(cart: Cart, with_availability: bool = True) -> list[LineQuote]
             quantity=line.quantity,
             unit_price=variant.price,
             line_subtotal=variant.price * line.quantity,
+            variant=variant,
         )
         stock = availability.get(variant.id)
         if not variant.is_active or product.status != "active":
@@ -380,7 +384,7 @@ def _priced_lines(cart: Cart, with_availability: bool = True) -> list[LineQuote]
     return lines
 
 
-def _option(method: ShippingMethod, goods_total: Decimal, weight: int, free: bool) -> ShippingOption:
+def _option(method: shipping.OfferedMethod, goods_total: Decimal, weight: int, free: bool) -> ShippingOption:
     price = shipping.shipping_price(method, goods_total=goods_total, weight_grams=weight)
     if free and price is not None:
         price = ZERO

@@ -49,23 +49,21 @@ def named_rates_for(country: str, region: str, tax_classes: Iterable[str]) -> di
     country, region = lookup_key(country, region)
     if not classes:
         return {}
-    found: dict[str, TaxRate] = {}
+    found: dict[str, tuple[str, NamedRate]] = {}  # class -> (region, rate)
     if country:
-        rows = db.session.scalars(
-            select(TaxRate).where(
+        # Columns, not records: pricing asks this on every cart read and checkout.
+        rows = db.session.execute(
+            select(TaxRate.tax_class, TaxRate.region, TaxRate.rate, TaxRate.name).where(
                 TaxRate.country == country,
                 TaxRate.tax_class.in_(classes),
                 region_matches(TaxRate.region, region),
             )
         )
-        for row in rows:
+        for tax_class, row_region, rate, name in rows:
             # The region's own rate wins over the country's whatever the row order.
-            if row.tax_class not in found or (row.region and not found[row.tax_class].region):
-                found[row.tax_class] = row
-    return {
-        tax_class: NamedRate(found[tax_class].rate, found[tax_class].name) if tax_class in found else NO_RATE
-        for tax_class in classes
-    }
+            if tax_class not in found or (row_region and not found[tax_class][0]):
+                found[tax_class] = (row_region, NamedRate(rate, name))
+    return {tax_class: found[tax_class][1] if tax_class in found else NO_RATE for tax_class in classes}
 
 
 def rates_for(country: str, region: str, tax_classes: set[str]) -> dict[str, Decimal]:
