@@ -11,6 +11,11 @@
         order = place_order(...)
         return claim.complete(body, 201, headers, resource=f"order:{order.id}")
 
+    # or the key claimed in the work's own transaction (the checkout), see claim_within():
+    with transaction():
+        claim = idempotency.claim_within(scope, key)
+        ...
+
 - The key is claimed in its own short transaction, so a retry that arrives while the first
   request still runs finds it and gets a 409 (`idempotency_request_in_progress`).
 - The same key with another body is a 422 (`idempotency_key_reused`).
@@ -36,7 +41,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, request
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 
 from app.core import crypto
@@ -178,6 +185,12 @@ def claim(scope: str, key: str | None) -> Claim:
     )
     if existing is None:  # released meanwhile: this request goes first now
         return claim(scope, key)
+    return _settle_existing(existing, fingerprint, take_over=_take_over)
+
+
+def _settle_existing(existing: IdempotencyRecord, fingerprint: str, *, take_over) -> Claim:
+    """A key used before: another body (422), a replay, still running (409), or abandoned
+    (taken over with `take_over`)."""
     if existing.request_hash != fingerprint:
         raise InvalidInput(
             f"This {HEADER} was used for a different request.",
@@ -187,11 +200,79 @@ def claim(scope: str, key: str | None) -> Claim:
     if existing.status == "completed":
         return Claim(None, replay=_replay(existing))
     if existing.created_at > utcnow() - STALE_AFTER:
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-            code="idempotency_request_in_progress",
-        )
-    return _take_over(existing)
+        raise _in_progress()
+    return take_over(existing)
+
+
+def claim_within(scope: str, key: str | None) -> Claim:
+    """`claim`, in the work's own open transaction: the key's row is written with the work
+    and commits or rolls back with it, so a failed request leaves no key behind without a
+    release, and the claim costs no transaction of its own (the checkout, on every order).
+
+    A concurrent retry must still learn that the first runs (a 409), not wait for it on the
+    unique index: on PostgreSQL the row is only inserted under a transaction-scoped
+    advisory lock on the key, tried without waiting, in the same statement. A retry that
+    cannot take the lock finds no committed row yet: the first is still running. (SQLite
+    runs one writing transaction at a time: a retry waits its turn there and then sees
+    the committed first request.)"""
+    if key is None:
+        return Claim(None)
+    if not in_transaction():
+        raise RuntimeError("claim_within() needs the work's open transaction")
+    scope = scope[:200]
+    fingerprint = request_fingerprint()
+    record_id = db.session.execute(_insert_if_free(scope, key, fingerprint)).scalar()
+    if record_id is not None:
+        return Claim(record_id)
+    existing = db.session.scalar(
+        select(IdempotencyRecord).where(IdempotencyRecord.scope == scope, IdempotencyRecord.key == key)
+    )
+    if existing is None:  # another transaction holds the key and has not committed yet
+        raise _in_progress()
+    return _settle_existing(existing, fingerprint, take_over=_take_over_here)
+
+
+def _insert_if_free(scope: str, key: str, fingerprint: str):
+    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, on PostgreSQL only once the key's
+    advisory lock is taken (none returned: the key is taken or busy)."""
+    values = {
+        "scope": scope,
+        "key": key,
+        "request_hash": fingerprint,
+        "status": "running",
+        "response_headers": {},
+        "created_at": utcnow(),
+    }
+    table = IdempotencyRecord.__table__
+    if db.session.get_bind().dialect.name != "postgresql":
+        return sqlite_insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
+    lock = hashlib.sha256(f"{scope}\n{key}".encode()).digest()
+    locked = func.pg_try_advisory_xact_lock(int.from_bytes(lock[:8], "big", signed=True))
+    columns = list(values)
+    source = select(*(literal(values[name], table.c[name].type) for name in columns)).where(locked)
+    return (
+        postgresql_insert(table).from_select(columns, source).on_conflict_do_nothing().returning(table.c.id)
+    )
+
+
+def _in_progress() -> Conflict:
+    return Conflict(
+        "A request with this Idempotency-Key is still being processed; retry shortly.",
+        code="idempotency_request_in_progress",
+    )
+
+
+def _take_over_here(existing: IdempotencyRecord) -> Claim:
+    """`_take_over` in the open transaction: the first request died after committing its
+    work (its resource is on the key) and before storing its answer."""
+    taken = db.session.execute(
+        update(IdempotencyRecord)
+        .where(IdempotencyRecord.id == existing.id, IdempotencyRecord.created_at == existing.created_at)
+        .values(created_at=utcnow())
+    ).rowcount
+    if not taken:
+        raise _in_progress()
+    return Claim(existing.id, resource=existing.resource)
 
 
 def _take_over(existing: IdempotencyRecord) -> Claim:
@@ -204,10 +285,7 @@ def _take_over(existing: IdempotencyRecord) -> Claim:
             .values(created_at=now)
         ).rowcount
     if not taken:
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed; retry shortly.",
-            code="idempotency_request_in_progress",
-        )
+        raise _in_progress()
     return Claim(existing.id, resource=existing.resource)
 
 

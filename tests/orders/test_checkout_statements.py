@@ -14,8 +14,8 @@ transactions (`committed_db`), so the test's rollback-savepoints do not count.
   the transactions are counted apart, on both databases alike.
 - SQLite has no data-modifying CTE: the stock ledger writes each reserved line's movement
   in a second statement (`ledger._change_and_record`), one more per line than on
-  PostgreSQL. The budget is the same on both (25 on PostgreSQL and 30 on SQLite when last
-  measured).
+  PostgreSQL. The budget is the same on both (20 on PostgreSQL and 25 on SQLite when last
+  measured, in one transaction).
 """
 
 from __future__ import annotations
@@ -82,7 +82,7 @@ def counted_statements(engine):
 
 def budget_for(engine, lines: int) -> int:
     # The same on both databases (SQLite writes each ledger movement as a statement of its
-    # own, and still fits: 30 against PostgreSQL's 25).
+    # own, and still fits: 25 against PostgreSQL's 20).
     return BUDGET
 
 

@@ -20,6 +20,7 @@ order holds. Orders and fulfilment audit their own use cases; movements carry th
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, inspect, select
@@ -117,10 +118,17 @@ def _variants(ids: list[int]) -> dict[int, Variant]:
 
 
 def reserve(
-    lines: list[tuple[int, int]], *, reference: str, actor=None, customer_id: int | None = None
+    lines: list[tuple[int, int]],
+    *,
+    reference: str,
+    actor=None,
+    customer_id: int | None = None,
+    caller_rolls_back: bool = False,
 ) -> list[LineAllocation]:
     """Reserve stock for order lines [(variant id, quantity)], all or nothing; returns one
-    LineAllocation per line, in the given order."""
+    LineAllocation per line, in the given order. `caller_rolls_back`: the caller's whole
+    transaction rolls back when the reservation is refused (checkout), so the lines need
+    no savepoint of their own to undo."""
     if len(lines) == 1 and _plainly_valid(lines[0], reference):
         # The common case, in one statement where the database allows (see the ledger).
         variant_id, quantity = lines[0]
@@ -147,7 +155,7 @@ def reserve(
             followups.after_changes(changes, actor=actor)
             return [LineAllocation(variant_id, quantity, [Allocation(changes[0].location_id, quantity)])]
     try:
-        with savepoint():
+        with nullcontext() if caller_rolls_back else savepoint():
             results, changes = _reserve_lines(lines, variants, locations, reference, actor, customer_id)
     except _Refused as refused:
         raise Conflict(

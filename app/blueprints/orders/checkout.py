@@ -167,6 +167,7 @@ def place_order_with_payment(
         reference=order.reference,
         actor=actor,
         customer_id=cart.customer_id,
+        caller_rolls_back=True,  # a refusal fails the whole checkout
     )
     _add_lines(order, quote, allocations)
     emit("order.placed", order_id=order.id)

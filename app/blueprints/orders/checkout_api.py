@@ -1,20 +1,23 @@
 """Storefront checkout: `POST /api/v1/store/carts/{id}/checkout` with `Idempotency-Key`.
 
-One use case in three steps, each committed on its own:
-1. claim the idempotency key (a concurrent retry now gets a 409, a replay the first answer);
-2. place the order (`checkout.place_order_with_payment`: re-price, order, payment record,
-   reserve) and tie it to the key, in one transaction;
-3. start the payment with the gateway (a network call, so outside the stock locks) and
-   store the answer under the key.
-A failure in 1 or 2 releases the key and leaves nothing behind. A payment provider that
-fails in 3 leaves the order pending_payment with a failed payment (the answer says so).
+One use case in two steps:
+1. in one transaction, claim the idempotency key (`idempotency.claim_within`: a concurrent
+   retry gets a 409, a replay the first answer), place the order
+   (`checkout.place_order_with_payment`: re-price, order, payment record, reserve) and tie
+   it to the key;
+2. start the payment with the gateway (a network call, so outside the stock locks) and
+   store the answer under the key, in a transaction of its own.
+A failure in 1 rolls the key back with everything else: nothing is left behind, and the
+client may retry with the same key. A payment provider that fails in 2 leaves the order
+pending_payment with a failed payment (the answer says so).
 
-A gateway that calls no provider (manual) needs no step 3: its payment starts in step 2,
-and the answer is stored under the key in that same transaction, so the order, its
-payment start and the stored answer commit together. That checkout is two transactions
-and, for five lines, 25 statements on PostgreSQL before the `order.placed` listeners run
-(tests/orders/test_checkout_statements.py counts them all). A shortage of stock is always
-409 `out_of_stock` by SKU, decided by the reservation under its row locks.
+A gateway that calls no provider (manual) needs no step 2: its payment starts in step 1,
+and the answer is stored under the key in that same transaction, so the key, the order,
+its payment start and the stored answer commit together. That checkout is one
+transaction and, for five lines, about 20 statements on PostgreSQL before the
+`order.placed` listeners run (tests/orders/test_checkout_statements.py counts them all).
+A shortage of stock is always 409 `out_of_stock` by SKU, decided by the reservation under
+its row locks.
 """
 
 from __future__ import annotations
@@ -122,21 +125,22 @@ class CartCheckout(MethodView):
         manual: show `instructions`). Retrying with the same Idempotency-Key never creates
         a second order."""
         key = idempotency.key_from_request(required=True)
-        claim = idempotency.claim(checkout_scope(cart_id), key)
-        if claim.replay is not None:
-            return claim.replay
-        try:
+        # The key is claimed in the order's transaction: a failure rolls both back.
+        with transaction():
+            claim = idempotency.claim_within(checkout_scope(cart_id), key)
+            if claim.replay is not None:
+                return claim.replay
             if claim.resource:  # the first attempt placed it and died before answering
                 order = order_queries.order_by_reference(claim.resource)
-                return _answer(claim, order, start_payment_after_checkout(order))
-            with transaction():
+            else:
                 placed = _place_order(cart_id, data)
-                resource = placed.order.reference
+                order = placed.order
                 if placed.payment_started is not None:
                     # The answer is complete: store it with the order, in this transaction.
-                    return _answer(claim, placed.order, placed.payment_started, resource=resource)
-                claim.attach(resource)
-            return _answer(claim, placed.order, start_payment_after_checkout(placed.order))
+                    return _answer(claim, order, placed.payment_started, resource=order.reference)
+                claim.attach(order.reference)
+        try:
+            return _answer(claim, order, start_payment_after_checkout(order))
         except BaseException:
             claim.release()
             raise
