@@ -21,9 +21,12 @@ and never make two orders of one Idempotency-Key.
   BENCH_DURATION / BENCH_ROUNDS seconds each (at least MIN_ROUND_SECONDS), after a warm-up
   of the checkouts, so both see the same background load. Claims: checkouts/s >=
   RATIO_FLOOR x TPS, p95 < P95_LIMIT_MS.
-- diagnosis (checkout_probe.py profile, in the results file under notes.checkout): one
-  checkout at a time in one process, its wall and CPU time, statements and transactions,
-  and the app functions with the largest share of the CPU.
+- diagnosis: during each checkout round, the CPU time the app's workers, PostgreSQL and
+  the rest used, per request (from /proc; logged and in the results file with the rounds):
+  the machine's time per checkout, and whose it is. And (checkout_probe.py profile, in
+  the results file under notes.checkout) one checkout at a time in one process, its wall
+  and CPU time, statements and transactions, and the app functions with the largest
+  share of the CPU.
 - verified in SQL afterwards: no stock level with more reserved than on hand, no order
   whose ledger reservation (the sum under "order:<id>") differs from its lines' quantities
   less their backorders (and no reservation without its order), at most one order per
@@ -172,7 +175,10 @@ def checkout_round(ctx: Context, label: str, seconds: int, carts: tuple[int, int
         "BENCH_CHECKOUT_THREADS": str(threads),
     }
     load = f"-t{threads} -c{BUYERS} -d{seconds}s --timeout 5s".split()
+    workers = ctx.app.workers()
+    cpu_before = harness.cpu_seconds_by_kind(workers)
     output = harness.run(["wrk", *load, "-s", str(SCRIPT), url], timeout=seconds + 60, env=env).stdout
+    cpu = {kind: used - cpu_before[kind] for kind, used in harness.cpu_seconds_by_kind(workers).items()}
     lines = {line.split(" ", 1)[0]: line for line in output.splitlines() if line[:1].isupper()}
     if "BENCH" not in lines or "CHECKOUT" not in lines:
         raise harness.BenchError(f"wrk printed no report for the checkouts:\n{output}")
@@ -182,6 +188,7 @@ def checkout_round(ctx: Context, label: str, seconds: int, carts: tuple[int, int
     if duration < 0.9 * seconds:
         raise harness.BenchError(f"wrk ran {duration:.1f} s of {seconds} s ({label})")
     transport = sum(int(raw[k]) for k in ("connect_errors", "read_errors", "write_errors", "timeouts"))
+    requests = max(1, int(raw["requests"]))
     return {
         "label": label,
         "seconds": duration,
@@ -195,6 +202,10 @@ def checkout_round(ctx: Context, label: str, seconds: int, carts: tuple[int, int
         **counts,
         "retried": lines.get("RETRIED", "RETRIED").split()[1:],
         "first_other": lines.get("OTHER", "")[6:],
+        # Where the machine's time went, per answered request: the app's workers, PostgreSQL
+        # and the rest (wrk, Redis, the system). What a checkout may cost follows from it.
+        "cpu_ms_per_request": {kind: round(1000 * used / requests, 2) for kind, used in cpu.items()},
+        "cpu_busy_share": round(sum(cpu.values()) / (duration * (os.cpu_count() or 1)), 3),
     }
 
 
@@ -285,10 +296,13 @@ def run(ctx: Context) -> list[Figure]:
         rounds.append(checkout_round(ctx, f"checkout round {index + 1}", seconds, (first, per_round), path))
         ctx.app_memory[f"checkout round {index + 1}"] = ctx.app.memory()
         harness.settle(Measurement("round", "wrk", 0, "", mean_ms=rounds[-1]["mean_ms"]))
+        cpu = rounds[-1]["cpu_ms_per_request"]
         harness.log(
             f"round {index + 1}: pgbench {tpcb_rounds[-1]['tps']:.0f} tps, checkouts "
             f"{rounds[-1]['rate']:.0f}/s (p95 {rounds[-1]['p95_ms']:.0f} ms, "
-            f"{rounds[-1]['out_of_stock']} out of stock)"
+            f"{rounds[-1]['out_of_stock']} out of stock); CPU per request: app {cpu['app']} ms, "
+            f"PostgreSQL {cpu['postgres']} ms, other {cpu['other']} ms "
+            f"({rounds[-1]['cpu_busy_share']:.0%} of the machine busy)"
         )
     runs += rounds
     # The diagnosis: checkouts one at a time inside one process, timed and profiled.

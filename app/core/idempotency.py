@@ -35,13 +35,14 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, request
-from sqlalchemy import delete, func, insert, literal, select, update
+from sqlalchemy import BigInteger, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -221,7 +222,7 @@ def claim_within(scope: str, key: str | None) -> Claim:
         raise RuntimeError("claim_within() needs the work's open transaction")
     scope = scope[:200]
     fingerprint = request_fingerprint()
-    record_id = db.session.execute(_insert_if_free(scope, key, fingerprint)).scalar()
+    record_id = db.session.execute(*_insert_if_free(scope, key, fingerprint)).scalar()
     if record_id is not None:
         return Claim(record_id)
     existing = db.session.scalar(
@@ -243,16 +244,25 @@ def _insert_if_free(scope: str, key: str, fingerprint: str):
         "response_headers": {},
         "created_at": utcnow(),
     }
+    dialect = db.session.get_bind().dialect.name
+    if dialect == "postgresql":
+        lock = hashlib.sha256(f"{scope}\n{key}".encode()).digest()
+        values["lock"] = int.from_bytes(lock[:8], "big", signed=True)
+    return _claim_statement(dialect), values
+
+
+@functools.cache
+def _claim_statement(dialect: str):
+    """The claim's INSERT for the dialect, built once (every checkout runs it)."""
     table = IdempotencyRecord.__table__
-    if db.session.get_bind().dialect.name != "postgresql":
-        return sqlite_insert(table).values(values).on_conflict_do_nothing().returning(table.c.id)
-    lock = hashlib.sha256(f"{scope}\n{key}".encode()).digest()
-    locked = func.pg_try_advisory_xact_lock(int.from_bytes(lock[:8], "big", signed=True))
-    columns = list(values)
-    source = select(*(literal(values[name], table.c[name].type) for name in columns)).where(locked)
-    return (
-        postgresql_insert(table).from_select(columns, source).on_conflict_do_nothing().returning(table.c.id)
-    )
+    columns = ["scope", "key", "request_hash", "status", "response_headers", "created_at"]
+    bound = [bindparam(name, type_=table.c[name].type) for name in columns]
+    if dialect != "postgresql":
+        insert_new = sqlite_insert(table).values(dict(zip(columns, bound, strict=True)))
+    else:
+        locked = func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger()))
+        insert_new = postgresql_insert(table).from_select(columns, select(*bound).where(locked))
+    return insert_new.on_conflict_do_nothing().returning(table.c.id)
 
 
 def _in_progress() -> Conflict:

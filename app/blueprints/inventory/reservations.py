@@ -69,14 +69,17 @@ class _Refused(Exception):
         self.errors = errors
 
 
+# Built once: every reservation of several lines reads them.
+FULFILLING_LOCATIONS = (
+    select(StockLocation)
+    .where(StockLocation.is_active, StockLocation.fulfils_orders)
+    .order_by(StockLocation.position, StockLocation.id)
+)
+
+
 def fulfilling_locations() -> list[StockLocation]:
     """The active locations that fulfil orders, in the order they are tried."""
-    query = (
-        select(StockLocation)
-        .where(StockLocation.is_active, StockLocation.fulfils_orders)
-        .order_by(StockLocation.position, StockLocation.id)
-    )
-    return list(db.session.scalars(query))
+    return list(db.session.scalars(FULFILLING_LOCATIONS))
 
 
 def _plainly_valid(line, reference: str) -> bool:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from app.blueprints.catalog.models import Product, Variant
 from app.blueprints.customers import validation
@@ -92,16 +92,18 @@ def cart_for_customer(customer: Customer, *, email: str | None = None) -> tuple[
     return create_cart(customer=customer, email=email), True
 
 
+# Built once: every storefront cart request and every checkout loads its cart by token.
+CART = select(Cart).where(Cart.token == bindparam("token"))
+CART_FOR_UPDATE = CART.with_for_update()
+
+
 def load_cart(token: str, *, customer: Customer | None = None, for_update: bool = False) -> Cart:
     """The cart with this token. An owned cart is found only with its owner as `customer`;
     anything else is NotFound. `for_update` locks the row (PostgreSQL) so that changes to
     one cart run one after the other."""
     if not token or len(token) > 64:
         raise _not_found()
-    query = select(Cart).where(Cart.token == token)
-    if for_update:
-        query = query.with_for_update()
-    cart = db.session.scalar(query)
+    cart = db.session.scalar(CART_FOR_UPDATE if for_update else CART, {"token": token})
     if cart is None:
         raise _not_found()
     if cart.customer_id is not None and (customer is None or customer.id != cart.customer_id):

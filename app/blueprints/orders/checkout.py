@@ -218,6 +218,9 @@ def _customer_email(cart: Cart) -> str:
     return db.session.get(Customer, cart.customer_id).email
 
 
+INSERT_LINES = insert(OrderLine).returning(OrderLine)
+
+
 def _add_lines(order: Order, quote: pricing.CartQuote, allocations) -> None:
     rows = [
         {
@@ -244,7 +247,7 @@ def _add_lines(order: Order, quote: pricing.CartQuote, allocations) -> None:
     ]
     # One multi-row INSERT ... RETURNING (not one per line, as the unit of work does on
     # SQLite), whose rows become the order's lines without being read back.
-    lines = db.session.scalars(insert(OrderLine).returning(OrderLine), rows).all()
+    lines = db.session.scalars(INSERT_LINES, rows).all()
     set_committed_value(order, "lines", sorted(lines, key=lambda line: line.position))
 
 

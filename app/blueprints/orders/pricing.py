@@ -37,7 +37,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 from typing import Protocol
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from app.blueprints.catalog.models import Product, Variant
 from app.blueprints.catalog.stock import stock_view
@@ -333,28 +333,32 @@ def price_cart(
     )
 
 
+# The variant as a record (the reservation reads it again, see LineQuote.variant); the
+# line's and the product's few columns as values, which cost less to load. Built once:
+# every cart read and checkout runs it.
+PRICED_LINES = (
+    select(
+        CartLine.id,
+        CartLine.quantity,
+        Variant,
+        Product.id,
+        Product.name,
+        Product.slug,
+        Product.tax_class,
+        Product.status,
+    )
+    .join(Variant, Variant.id == CartLine.variant_id)
+    .join(Product, Product.id == Variant.product_id)
+    .where(CartLine.cart_id == bindparam("cart_id"))
+    .order_by(CartLine.id)
+)
+
+
 def _priced_lines(cart: Cart, with_availability: bool = True) -> list[LineQuote]:
     """Step 1: every line at its variant's current price, with availability and problems."""
     if cart.id is None:
         return []
-    # The variant as a record (the reservation reads it again, see LineQuote.variant); the
-    # line's and the product's few columns as values, which cost less to load.
-    rows = db.session.execute(
-        select(
-            CartLine.id,
-            CartLine.quantity,
-            Variant,
-            Product.id,
-            Product.name,
-            Product.slug,
-            Product.tax_class,
-            Product.status,
-        )
-        .join(Variant, Variant.id == CartLine.variant_id)
-        .join(Product, Product.id == Variant.product_id)
-        .where(CartLine.cart_id == cart.id)
-        .order_by(CartLine.id)
-    ).all()
+    rows = db.session.execute(PRICED_LINES, {"cart_id": cart.id}).all()
     wanted = [row.Variant.id for row in rows] if with_availability else []
     availability = stock_view().availability(wanted) if wanted else {}
     lines = []

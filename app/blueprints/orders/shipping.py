@@ -12,11 +12,12 @@ weight covers the parcel); either kind ships free once the goods total reaches i
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import bindparam, case, func, or_, select
 from sqlalchemy.orm import selectinload
 
 from app.blueprints.catalog.validation import FieldErrors, text, whole_number
@@ -52,6 +53,14 @@ def region_matches(column, region: str):
     if not region:
         return column == ""
     return or_(column == "", func.lower(column) == region.lower())
+
+
+def region_matches_bound(column, with_region: bool):
+    """`region_matches` for a statement built once: the region comes as the bound
+    parameter `region`, in lower case."""
+    if not with_region:
+        return column == ""
+    return or_(column == "", func.lower(column) == bindparam("region"))
 
 
 # ---- the interface pricing uses ------------------------------------------------------------
@@ -123,6 +132,31 @@ def offered_methods(country: str, region: str = "") -> list[OfferedMethod]:
     if not country:
         return []
     rows = db.session.execute(
+        _offered_methods_statement(bool(region)), {"country": country, "region": region.lower()}
+    )
+    methods: dict[int, tuple[tuple, list[OfferedBand]]] = {}
+    for *method, max_weight, price in rows:
+        entry = methods.setdefault(method[0], (tuple(method), []))
+        if max_weight is not None:
+            entry[1].append(OfferedBand(max_weight, price))
+    return [OfferedMethod(*method, bands=tuple(bands)) for method, bands in methods.values()]
+
+
+@functools.cache
+def _offered_methods_statement(with_region: bool):
+    """offered_methods' statement, built once per shape (pricing runs it on every cart
+    read and checkout): bound `country`, and `region` (lower case) when `with_region`."""
+    zone_id = (
+        select(ShippingZoneCountry.zone_id)
+        .where(
+            ShippingZoneCountry.country == bindparam("country"),
+            region_matches_bound(ShippingZoneCountry.region, with_region),
+        )
+        .order_by(case((ShippingZoneCountry.region == "", 1), else_=0))
+        .limit(1)
+        .scalar_subquery()
+    )
+    return (
         select(
             ShippingMethod.id,
             ShippingMethod.code,
@@ -135,18 +169,9 @@ def offered_methods(country: str, region: str = "") -> list[OfferedMethod]:
             ShippingRateBand.price,
         )
         .outerjoin(ShippingRateBand, ShippingRateBand.method_id == ShippingMethod.id)
-        .where(
-            ShippingMethod.zone_id == _zone_id_serving(country, region),
-            ShippingMethod.is_active.is_(True),
-        )
+        .where(ShippingMethod.zone_id == zone_id, ShippingMethod.is_active.is_(True))
         .order_by(ShippingMethod.position, ShippingMethod.id, ShippingRateBand.max_weight_grams)
     )
-    methods: dict[int, tuple[tuple, list[OfferedBand]]] = {}
-    for *method, max_weight, price in rows:
-        entry = methods.setdefault(method[0], (tuple(method), []))
-        if max_weight is not None:
-            entry[1].append(OfferedBand(max_weight, price))
-    return [OfferedMethod(*method, bands=tuple(bands)) for method, bands in methods.values()]
 
 
 def method_by_code(country: str, region: str, code: str) -> ShippingMethod | None:

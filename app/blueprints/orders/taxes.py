@@ -8,16 +8,23 @@ fractions (0.2100) with four places, so a percentage has at most two decimals.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, bindparam, func, select
 
 from app.blueprints.catalog.models import TAX_CLASSES
 from app.blueprints.catalog.validation import FieldErrors, text
 from app.blueprints.orders.models import TaxRate
-from app.blueprints.orders.shipping import UNSET, country_code, lookup_key, region_matches, region_text
+from app.blueprints.orders.shipping import (
+    UNSET,
+    country_code,
+    lookup_key,
+    region_matches_bound,
+    region_text,
+)
 from app.core import audit
 from app.core.errors import NotFound
 from app.extensions import db
@@ -53,17 +60,25 @@ def named_rates_for(country: str, region: str, tax_classes: Iterable[str]) -> di
     if country:
         # Columns, not records: pricing asks this on every cart read and checkout.
         rows = db.session.execute(
-            select(TaxRate.tax_class, TaxRate.region, TaxRate.rate, TaxRate.name).where(
-                TaxRate.country == country,
-                TaxRate.tax_class.in_(classes),
-                region_matches(TaxRate.region, region),
-            )
+            _named_rates_statement(bool(region)),
+            {"country": country, "classes": sorted(classes), "region": region.lower()},
         )
         for tax_class, row_region, rate, name in rows:
             # The region's own rate wins over the country's whatever the row order.
             if tax_class not in found or (row_region and not found[tax_class][0]):
                 found[tax_class] = (row_region, NamedRate(rate, name))
     return {tax_class: found[tax_class][1] if tax_class in found else NO_RATE for tax_class in classes}
+
+
+@functools.cache
+def _named_rates_statement(with_region: bool):
+    """named_rates_for's statement, built once per shape (pricing runs it on every cart
+    read and checkout): bound `country`, `classes`, and `region` (lower case)."""
+    return select(TaxRate.tax_class, TaxRate.region, TaxRate.rate, TaxRate.name).where(
+        TaxRate.country == bindparam("country"),
+        TaxRate.tax_class.in_(bindparam("classes", expanding=True)),
+        region_matches_bound(TaxRate.region, with_region),
+    )
 
 
 def rates_for(country: str, region: str, tax_classes: set[str]) -> dict[str, Decimal]:
