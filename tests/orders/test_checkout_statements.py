@@ -123,3 +123,16 @@ def test_each_more_line_costs_at_most_one_statement_per_ledger_write(app, commit
         counts[lines] = len(statements)
     per_line = 2 if engine.dialect.name == "sqlite" else 1
     assert counts[5] - counts[2] <= 3 * per_line, counts
+
+
+def test_a_manual_checkout_claims_its_key_and_places_its_order_in_one_transaction(
+    app, committed_db, skus, queued_jobs
+):
+    """The key's claim, the order, the payment start and the stored answer commit together:
+    one transaction, not a claim of its own before the order's."""
+    client = app.test_client()
+    cart_id = ready_cart(client, [(sku, 1) for sku in skus[:3]])
+    with counted_statements(committed_db.engine) as (statements, transactions):
+        assert checkout_call(client, cart_id, {"payment_method": "manual"}).status_code == 201
+    assert len(transactions) == 1, report(statements, transactions, BUDGET, 3)
+    assert "idempotency_records" in statements[0], "the claim is the transaction's first statement"
