@@ -317,43 +317,35 @@ def process_status(pid: int) -> dict[str, str]:
     return dict(line.split(":\t", 1) for line in lines if ":\t" in line)
 
 
+def process_stats():
+    """(pid, name, the fields after the name) of every process's /proc/<pid>/stat."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue  # it exited meanwhile
+        yield int(entry.name), stat[stat.find("(") + 1 : stat.rfind(")")], stat.rpartition(")")[2].split()
+
+
 def cpu_seconds_by_kind(app_pids: list[int]) -> dict[str, float]:
     """CPU seconds (user + system) used so far by the app's processes (`app_pids`), by
     PostgreSQL's and by everything else, from /proc: the difference of two readings is
     where a load's machine time went."""
     tick = os.sysconf("SC_CLK_TCK")
     found = {"app": 0.0, "postgres": 0.0, "other": 0.0}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.find("(") + 1 : stat.rfind(")")]
-        fields = stat.rpartition(")")[2].split()
-        seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
-        kind = (
-            "app" if int(entry.name) in app_pids else "postgres" if name.startswith("postgres") else "other"
-        )
-        found[kind] += seconds
+    for pid, name, fields in process_stats():
+        kind = "app" if pid in app_pids else "postgres" if name.startswith("postgres") else "other"
+        found[kind] += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
     return found
 
 
 def children_of(pid: int) -> list[int]:
     """Processes whose parent is `pid` (gunicorn's workers, for its master)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rpartition(")")[2].split()
-        if len(fields) > 1 and fields[1] == str(pid):
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(
+        child for child, _name, fields in process_stats() if len(fields) > 1 and fields[1] == str(pid)
+    )
 
 
 class Server:

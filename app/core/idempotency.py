@@ -186,12 +186,12 @@ def claim(scope: str, key: str | None) -> Claim:
     )
     if existing is None:  # released meanwhile: this request goes first now
         return claim(scope, key)
-    return _settle_existing(existing, fingerprint, take_over=_take_over)
+    return _settle_existing(existing, fingerprint)
 
 
-def _settle_existing(existing: IdempotencyRecord, fingerprint: str, *, take_over) -> Claim:
+def _settle_existing(existing: IdempotencyRecord, fingerprint: str) -> Claim:
     """A key used before: another body (422), a replay, still running (409), or abandoned
-    (taken over with `take_over`)."""
+    (taken over)."""
     if existing.request_hash != fingerprint:
         raise InvalidInput(
             f"This {HEADER} was used for a different request.",
@@ -202,7 +202,7 @@ def _settle_existing(existing: IdempotencyRecord, fingerprint: str, *, take_over
         return Claim(None, replay=_replay(existing))
     if existing.created_at > utcnow() - STALE_AFTER:
         raise _in_progress()
-    return take_over(existing)
+    return _take_over(existing)
 
 
 def claim_within(scope: str, key: str | None) -> Claim:
@@ -222,7 +222,8 @@ def claim_within(scope: str, key: str | None) -> Claim:
         raise RuntimeError("claim_within() needs the work's open transaction")
     scope = scope[:200]
     fingerprint = request_fingerprint()
-    record_id = db.session.execute(*_insert_if_free(scope, key, fingerprint)).scalar()
+    statement, params = _claim_insert(scope, key, fingerprint)
+    record_id = db.session.execute(statement, params).scalar()
     if record_id is not None:
         return Claim(record_id)
     existing = db.session.scalar(
@@ -230,12 +231,13 @@ def claim_within(scope: str, key: str | None) -> Claim:
     )
     if existing is None:  # another transaction holds the key and has not committed yet
         raise _in_progress()
-    return _settle_existing(existing, fingerprint, take_over=_take_over_here)
+    return _settle_existing(existing, fingerprint)
 
 
-def _insert_if_free(scope: str, key: str, fingerprint: str):
-    """INSERT ... ON CONFLICT DO NOTHING RETURNING id, on PostgreSQL only once the key's
-    advisory lock is taken (none returned: the key is taken or busy)."""
+def _claim_insert(scope: str, key: str, fingerprint: str) -> tuple:
+    """The claim's statement and its parameters: INSERT ... ON CONFLICT DO NOTHING
+    RETURNING id, on PostgreSQL only once the key's advisory lock is taken (no id
+    returned: the key is taken or busy)."""
     values = {
         "scope": scope,
         "key": key,
@@ -272,28 +274,19 @@ def _in_progress() -> Conflict:
     )
 
 
-def _take_over_here(existing: IdempotencyRecord) -> Claim:
-    """`_take_over` in the open transaction: the first request died after committing its
-    work (its resource is on the key) and before storing its answer."""
-    taken = db.session.execute(
+def _take_over(existing: IdempotencyRecord) -> Claim:
+    """The first request died mid-way. Take the key over (one retry wins the UPDATE), in
+    the open transaction if there is one (claim_within), else in its own."""
+    take = (
         update(IdempotencyRecord)
         .where(IdempotencyRecord.id == existing.id, IdempotencyRecord.created_at == existing.created_at)
         .values(created_at=utcnow())
-    ).rowcount
-    if not taken:
-        raise _in_progress()
-    return Claim(existing.id, resource=existing.resource)
-
-
-def _take_over(existing: IdempotencyRecord) -> Claim:
-    """The first request died mid-way. Take the key over (one retry wins the UPDATE)."""
-    now = utcnow()
-    with transaction():
-        taken = db.session.execute(
-            update(IdempotencyRecord)
-            .where(IdempotencyRecord.id == existing.id, IdempotencyRecord.created_at == existing.created_at)
-            .values(created_at=now)
-        ).rowcount
+    )
+    if in_transaction():
+        taken = db.session.execute(take).rowcount
+    else:
+        with transaction():
+            taken = db.session.execute(take).rowcount
     if not taken:
         raise _in_progress()
     return Claim(existing.id, resource=existing.resource)

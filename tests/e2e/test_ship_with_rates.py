@@ -14,32 +14,19 @@ from app.blueprints.orders import order_queries, payments
 from app.core.transaction import transaction
 from app.extensions import db
 from tests.factories.auth import PASSWORD, UserFactory
-from tests.fulfilment.test_parcelhub import configure_parcelhub, label_answer
+from tests.fulfilment.test_parcelhub import TWO_RATES, configure_parcelhub, label_answer
 from tests.orders.checkout_helpers import make_shop, place_order_directly
 
 pytestmark = pytest.mark.e2e
 
 AGENT_EMAIL = "sia.support@example.com"
 AGENT_NAME = "Sia Support"
-RATES = {
-    "rates": [
-        {"id": "rate_dhl", "carrier": "DHL", "service": "express", "amount": "12.50", "currency": "EUR"},
-        {
-            "id": "rate_postnl",
-            "carrier": "PostNL",
-            "service": "standard",
-            "amount": "6.95",
-            "currency": "EUR",
-            "estimated_days": 2,
-        },
-    ]
-}
 
 
 @pytest.fixture
 def parcelhub(app, httpserver):
     saved = configure_parcelhub(app, httpserver.url_for(""))
-    httpserver.expect_request("/v1/rates", method="POST").respond_with_json(RATES)
+    httpserver.expect_request("/v1/rates", method="POST").respond_with_json(TWO_RATES)
     httpserver.expect_request("/v1/shipments", method="POST").respond_with_json(
         label_answer(carrier="PostNL", service="standard", tracking_number="3SPOSTNL1")
     )
@@ -87,7 +74,7 @@ def test_a_support_agent_ships_with_the_rate_they_picked(
     expect(page.locator(".flashes")).to_contain_text(f"Shipment {number}-1 is created")
     assert messages and f"Create this shipment of order {number}?" in messages[0]
     labels = [request for request, _answer in parcelhub.log if request.path == "/v1/shipments"]
-    assert len(labels) == 1 and labels[0].get_json()["rate_id"] == "rate_postnl"
+    assert len(labels) == 1 and labels[0].get_json()["rate_id"] == "rate_1"
     db.session.expire_all()
     shipment = db.session.scalar(select(Shipment))
     assert (shipment.carrier, shipment.tracking_number) == ("PostNL", "3SPOSTNL1")

@@ -116,6 +116,23 @@ def parcel(**fields) -> Parcel:
     return Parcel(**values)
 
 
+# ParcelHub's answer to a rates request: two carriers, the dearer first (the ship page
+# lists them cheapest first).
+TWO_RATES = {
+    "rates": [
+        {"id": "rate_9", "carrier": "DHL", "service": "express", "amount": "12.50", "currency": "EUR"},
+        {
+            "id": "rate_1",
+            "carrier": "PostNL",
+            "service": "standard",
+            "amount": "6.95",
+            "currency": "EUR",
+            "estimated_days": 2,
+        },
+    ]
+}
+
+
 def label_answer(**fields) -> dict:
     answer = {
         "id": "shp_1",
@@ -140,34 +157,17 @@ def sent(httpserver, path: str) -> list:
 def test_rates_send_the_addresses_and_each_package_with_the_api_key_and_come_back_cheapest_first(
     provider, parcelhub_api
 ):
+    dhl, postnl = TWO_RATES["rates"]
+    unreadable = {"id": "rate_bad", "carrier": "X", "service": "y", "amount": "n/a", "currency": "EUR"}
     parcelhub_api.expect_request("/v1/rates", method="POST").respond_with_json(
-        {
-            "rates": [
-                {
-                    "id": "rate_2",
-                    "carrier": "DHL",
-                    "service": "express",
-                    "amount": "12.50",
-                    "currency": "eur",
-                },
-                {
-                    "id": "rate_1",
-                    "carrier": "PostNL",
-                    "service": "standard",
-                    "amount": "6.95",
-                    "currency": "EUR",
-                    "estimated_days": 2,
-                },
-                {"id": "rate_bad", "carrier": "X", "service": "y", "amount": "n/a", "currency": "EUR"},
-            ]
-        }
+        {"rates": [{**dhl, "currency": "eur"}, postnl, unreadable]}
     )
 
     rates = provider.rates(parcel())
 
     assert [(r.rate_id, r.carrier, r.amount, r.currency, r.estimated_days) for r in rates] == [
         ("rate_1", "PostNL", Decimal("6.95"), "EUR", 2),
-        ("rate_2", "DHL", Decimal("12.50"), "EUR", None),
+        ("rate_9", "DHL", Decimal("12.50"), "EUR", None),
     ]
     (request,) = sent(parcelhub_api, "/v1/rates")
     assert request.headers["Authorization"] == f"Bearer {API_KEY}"

@@ -16,6 +16,7 @@ from app.extensions import db
 from tests.catalog.views_support import field_error, flashes, htmx, input_value, role_with, signed_in
 from tests.factories.catalog import LocationFactory, stock
 from tests.fulfilment.shipment_helpers import Staff, pay, ship
+from tests.fulfilment.test_parcelhub import TWO_RATES, configure_parcelhub
 from tests.orders.checkout_helpers import make_shop, place_order_directly
 
 
@@ -293,25 +294,9 @@ def test_an_empty_list_says_how_shipments_come_about(sales, shop):
 
 # ---- carrier rates on the ship page ------------------------------------------------------------
 
-QUOTES = {
-    "rates": [
-        {"id": "rate_9", "carrier": "DHL", "service": "express", "amount": "12.50", "currency": "EUR"},
-        {
-            "id": "rate_1",
-            "carrier": "PostNL",
-            "service": "standard",
-            "amount": "6.95",
-            "currency": "EUR",
-            "estimated_days": 2,
-        },
-    ]
-}
-
 
 @pytest.fixture
 def parcelhub(app, httpserver):
-    from tests.fulfilment.test_parcelhub import configure_parcelhub
-
     saved = configure_parcelhub(app, httpserver.url_for(""))
     yield httpserver
     app.config.update(saved)
@@ -323,7 +308,7 @@ def rates_url(order, shop, **args) -> str:
 
 
 def test_the_ship_page_compares_the_providers_carrier_rates_cheapest_first(support, shop, parcelhub):
-    parcelhub.expect_request("/v1/rates", method="POST").respond_with_json(QUOTES)
+    parcelhub.expect_request("/v1/rates", method="POST").respond_with_json(TWO_RATES)
     order = paid_order(shop)
     page = support.get(ship_url(order)).text
     assert "Compare carrier rates" in page and f'hx-get="{ship_url(order)}/rates"' in page

@@ -82,7 +82,7 @@ def test_methods_for_lists_active_methods_by_position_with_bands(db):
     assert [band.max_weight_grams for band in methods[1].bands] == [2000, 10000, 30000]
 
 
-def test_methods_for_costs_two_statements_whatever_the_zone(db):
+def test_methods_for_costs_one_statement_whatever_the_zone(db):
     from sqlalchemy import event
 
     zone_with_methods("Spain", ["ES"], [{"code": "standard"}])
@@ -97,7 +97,7 @@ def test_methods_for_costs_two_statements_whatever_the_zone(db):
         event.remove(db.engine, "before_cursor_execute", listener)
     assert [method.code for method in methods] == ["island", "express"]
     assert len(methods[1].bands) == 3
-    assert len(statements) == 2  # the methods, then their bands
+    assert len(statements) == 1  # the methods joined to their bands
 
 
 def test_method_by_code_finds_only_active_methods_of_the_destinations_zone(db):

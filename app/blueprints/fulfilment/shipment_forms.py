@@ -47,7 +47,25 @@ class ShipLineForm(Form):
     )
 
 
-class ShipForm(PortalForm):
+class ParcelFields(PortalForm):
+    """The parcels and their weight: what a label costs, on the ship form and the rates
+    comparison alike."""
+
+    packages = IntegerField(
+        "Parcels",
+        default=1,
+        validators=[
+            InputRequired("How many parcels?"),
+            NumberRange(1, MAX_PACKAGES, f"From 1 to {MAX_PACKAGES}."),
+        ],
+    )
+    weight_grams = IntegerField(
+        "Weight (grams)",
+        validators=[Optional(), NumberRange(0, MAX_WEIGHT_GRAMS, f"From 0 to {MAX_WEIGHT_GRAMS} grams.")],
+    )
+
+
+class ShipForm(ParcelFields):
     submission_key = HiddenField()  # claimed when shipping: one form makes one shipment
     location_id = SelectField("Ship from", coerce=int, validators=[InputRequired("Choose a location.")])
     lines = FieldList(FormField(ShipLineForm), min_entries=0, max_entries=500)
@@ -73,18 +91,6 @@ class ShipForm(PortalForm):
             Length(max=TEXT_LIMITS["tracking_url"]),
             URL(require_tld=False, message="A web address starting with https://."),
         ],
-    )
-    packages = IntegerField(
-        "Parcels",
-        default=1,
-        validators=[
-            InputRequired("How many parcels?"),
-            NumberRange(1, MAX_PACKAGES, f"From 1 to {MAX_PACKAGES}."),
-        ],
-    )
-    weight_grams = IntegerField(
-        "Weight (grams)",
-        validators=[Optional(), NumberRange(0, MAX_WEIGHT_GRAMS, f"From 0 to {MAX_WEIGHT_GRAMS} grams.")],
     )
 
     @property
@@ -143,24 +149,12 @@ class ShipForm(PortalForm):
         return fields
 
 
-class ShipRatesForm(PortalForm):
+class ShipRatesForm(ParcelFields):
     """What the ship page sends to compare carrier rates (a GET: the ship form's provider,
     location, parcels and weight, and the rate already picked)."""
 
     provider = SelectField("Shipping provider", validators=[InputRequired("Choose a provider.")])
     location_id = SelectField("Ship from", coerce=int, validators=[InputRequired("Choose a location.")])
-    packages = IntegerField(
-        "Parcels",
-        default=1,
-        validators=[
-            InputRequired("How many parcels?"),
-            NumberRange(1, MAX_PACKAGES, f"From 1 to {MAX_PACKAGES}."),
-        ],
-    )
-    weight_grams = IntegerField(
-        "Weight (grams)",
-        validators=[Optional(), NumberRange(0, MAX_WEIGHT_GRAMS, f"From 0 to {MAX_WEIGHT_GRAMS} grams.")],
-    )
     rate_id = StringField("Carrier rate", validators=[Optional(), Length(max=TEXT_LIMITS["service"])])
 
 

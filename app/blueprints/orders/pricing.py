@@ -267,7 +267,7 @@ def price_cart(
     options: list[ShippingOption] = []
     chosen: ShippingOption | None = None
     if address:
-        methods = shipping.offered_methods(country, region)
+        methods = shipping.methods_for(country, region)
         options = [_option(method, goods_total, weight, draft.free_shipping) for method in methods]
         chosen = next((o for o in options if o.method_id == cart.shipping_method_id), None)
         if not methods:

@@ -87,33 +87,15 @@ def zone_for(country: str, region: str = "") -> ShippingZone | None:
     return db.session.scalar(select(ShippingZone).where(ShippingZone.id == _zone_id_serving(country, region)))
 
 
-def methods_for(country: str, region: str = "") -> list[ShippingMethod]:
-    """The active methods of the destination's zone, by position, bands loaded (two
-    statements: the methods, then their bands)."""
-    country, region = lookup_key(country, region)
-    if not country:
-        return []
-    return list(
-        db.session.scalars(
-            select(ShippingMethod)
-            .where(
-                ShippingMethod.zone_id == _zone_id_serving(country, region),
-                ShippingMethod.is_active.is_(True),
-            )
-            .order_by(ShippingMethod.position, ShippingMethod.id)
-            .options(selectinload(ShippingMethod.bands))
-        )
-    )
-
-
 class OfferedBand(NamedTuple):
     max_weight_grams: int
     price: Decimal
 
 
 class OfferedMethod(NamedTuple):
-    """A method as pricing reads it: plain values, not a loaded record (checkout prices
-    on every request, and the ORM's loading of methods and bands was a tenth of its CPU)."""
+    """A method offered for a destination, as plain values, not a loaded record (checkout
+    prices on every request, and the ORM's loading of methods and bands was a tenth of its
+    CPU)."""
 
     id: int
     code: str
@@ -125,14 +107,14 @@ class OfferedMethod(NamedTuple):
     bands: tuple[OfferedBand, ...]
 
 
-def offered_methods(country: str, region: str = "") -> list[OfferedMethod]:
-    """What `methods_for` returns, as plain values, in one statement (methods and bands
-    joined): the active methods of the destination's zone by position, bands by weight."""
+def methods_for(country: str, region: str = "") -> list[OfferedMethod]:
+    """The active methods of the destination's zone by position, their bands by weight, in
+    one statement (methods and bands joined)."""
     country, region = lookup_key(country, region)
     if not country:
         return []
     rows = db.session.execute(
-        _offered_methods_statement(bool(region)), {"country": country, "region": region.lower()}
+        _methods_statement(bool(region)), {"country": country, "region": region.lower()}
     )
     methods: dict[int, tuple[tuple, list[OfferedBand]]] = {}
     for *method, max_weight, price in rows:
@@ -143,8 +125,8 @@ def offered_methods(country: str, region: str = "") -> list[OfferedMethod]:
 
 
 @functools.cache
-def _offered_methods_statement(with_region: bool):
-    """offered_methods' statement, built once per shape (pricing runs it on every cart
+def _methods_statement(with_region: bool):
+    """methods_for's statement, built once per shape (pricing runs it on every cart
     read and checkout): bound `country`, and `region` (lower case) when `with_region`."""
     zone_id = (
         select(ShippingZoneCountry.zone_id)
@@ -177,7 +159,8 @@ def _offered_methods_statement(with_region: bool):
 def method_by_code(country: str, region: str, code: str) -> ShippingMethod | None:
     """The active method with this code in the destination's zone (None: not offered there)."""
     code = (code or "").strip().lower()
-    return next((method for method in methods_for(country, region) if method.code == code), None)
+    offered = next((method for method in methods_for(country, region) if method.code == code), None)
+    return db.session.get(ShippingMethod, offered.id) if offered is not None else None
 
 
 def shipping_price(
