@@ -196,6 +196,79 @@ def test_a_plain_reservation_is_one_statement_on_postgresql(db, warehouse, secon
     assert level(variant, second_warehouse) == (5, 3)
 
 
+def test_lines_one_location_each_can_serve_are_reserved_in_one_statement_on_postgresql(
+    db, warehouse, second_warehouse
+):
+    """The checkout's common case: every line of several is whole at its first location that
+    has it, and their levels are locked, changed and written to the ledger at once."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the one-statement reservation is PostgreSQL's; SQLite takes the portable way")
+    first, second, third = (make_variant(low_stock_threshold=0) for _ in range(3))
+    receive(first, warehouse, 5)
+    receive(second, warehouse, 1)  # not enough here: the second warehouse has it
+    receive(second, second_warehouse, 4)
+    receive(third, second_warehouse, 3)
+    db.session.flush()
+    statements = []
+
+    def count(_connection, _cursor, statement, *_args):
+        statements.append(statement)
+
+    event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        lines = reservations.reserve(
+            [(third.id, 2), (first.id, 3), (second.id, 2)], reference="order:1", caller_rolls_back=True
+        )
+    finally:
+        event.remove(db.engine, "before_cursor_execute", count)
+    assert len(statements) == 1
+    assert [(line.variant_id, [(a.location_id, a.quantity) for a in line.allocations]) for line in lines] == [
+        (third.id, [(second_warehouse.id, 2)]),
+        (first.id, [(warehouse.id, 3)]),
+        (second.id, [(second_warehouse.id, 2)]),
+    ]
+    assert level(first, warehouse) == (5, 3)
+    assert level(second, warehouse) == (1, 0) and level(second, second_warehouse) == (4, 2)
+    assert level(third, second_warehouse) == (3, 2)
+    assert sorted(
+        (m.variant_id, m.location_id, m.reserved_delta) for m in movements(db, "order:1")
+    ) == sorted(
+        [(first.id, warehouse.id, 3), (second.id, second_warehouse.id, 2), (third.id, second_warehouse.id, 2)]
+    )
+    assert ledger_mismatches() == []
+
+
+def test_lines_served_whole_and_lines_split_or_backordered_make_one_reservation(
+    db, warehouse, second_warehouse
+):
+    whole, split = make_variant(), make_variant()
+    waiting = make_variant(backorder_policy="allow", backorder_limit=10)
+    receive(whole, warehouse, 5)
+    receive(split, warehouse, 2)
+    receive(split, second_warehouse, 2)
+    receive(waiting, warehouse, 1)
+    lines = reservations.reserve([(whole.id, 2), (split.id, 3), (waiting.id, 4)], reference="order:1")
+    assert [(line.reserved, line.backordered) for line in lines] == [(2, 0), (3, 0), (1, 3)]
+    assert [(a.location_id, a.quantity) for a in lines[1].allocations] == [
+        (warehouse.id, 2),
+        (second_warehouse.id, 1),
+    ]
+    assert level(whole, warehouse) == (5, 2)
+    assert level(split, warehouse) == (2, 2) and level(split, second_warehouse) == (2, 1)
+    assert level(waiting, warehouse) == (1, 1)
+    assert db.session.scalar(select(Backorder.quantity).where(Backorder.variant_id == waiting.id)) == 3
+    assert ledger_mismatches() == []
+
+
+def test_a_variant_asked_for_twice_in_one_reservation_is_reserved_for_both_lines(db, warehouse):
+    variant, other = make_variant(), make_variant()
+    receive(variant, warehouse, 5)
+    receive(other, warehouse, 5)
+    lines = reservations.reserve([(variant.id, 2), (other.id, 1), (variant.id, 3)], reference="order:1")
+    assert [line.reserved for line in lines] == [2, 1, 3]
+    assert level(variant, warehouse) == (5, 5) and level(other, warehouse) == (5, 1)
+
+
 # ---- real concurrency (PostgreSQL) -----------------------------------------------------------
 
 
@@ -335,4 +408,43 @@ def test_receipts_and_backordering_orders_racing_do_not_deadlock_or_lose_units(a
             )
         )
         assert (reserved, waiting) == (40, 20)
+    assert ledger_mismatches() == []
+
+
+def test_concurrent_orders_of_several_lines_never_oversell_or_deadlock(app, committed_db):
+    """Orders of two or three of four scarce SKUs, in every order, racing: each is whole or
+    refused, the units sold are exactly the units there were, and the ledger agrees."""
+    needs_postgresql(committed_db)
+    db = committed_db
+    location = LocationFactory(code="M")
+    variants = [make_variant() for _ in range(4)]
+    for variant in variants:
+        receive(variant, location, 12)
+    db.session.commit()
+    ids = [variant.id for variant in variants]
+
+    def order(index):
+        outcomes = []
+        for attempt in range(6):
+            chosen = [ids[(index + attempt + step) % 4] for step in range(2 + (index + attempt) % 2)]
+            lines = [(variant_id, 1 + (index + step) % 2) for step, variant_id in enumerate(reversed(chosen))]
+            try:
+                with transaction():
+                    reservations.reserve(lines, reference=f"order:{index}-{attempt}", caller_rolls_back=True)
+                outcomes.append(("ok", lines))
+            except Conflict as refused:
+                outcomes.append((refused.code, lines))
+        return outcomes
+
+    results = run_in_threads(app, 12, order)
+    assert all(isinstance(result, list) for result in results), results
+    placed = [lines for result in results for code, lines in result if code == "ok"]
+    refused = [code for result in results for code, _ in result if code != "ok"]
+    assert placed and refused and set(refused) == {"out_of_stock"}
+    db.session.expire_all()
+    for variant_id in ids:
+        sold = sum(
+            quantity for lines in placed for line_variant, quantity in lines if line_variant == variant_id
+        )
+        assert db.session.get(StockLevel, (variant_id, location.id)).reserved == sold <= 12
     assert ledger_mismatches() == []

@@ -298,6 +298,11 @@ def reserve_first_fit(
     if row is None:
         return None
     movement_id, location_id, on_hand, reserved, threshold = row
+    return _allocated(values, movement_id, variant_id, location_id, quantity, on_hand, reserved, threshold)
+
+
+def _allocated(values, movement_id, variant_id, location_id, quantity, on_hand, reserved, threshold):
+    """The LevelChange of an allocation a first-fit statement made."""
     _keep_loaded_level_in_step(variant_id, location_id, on_hand, reserved)
     movement = RecordedMovement(
         id=movement_id,
@@ -312,6 +317,92 @@ def reserve_first_fit(
         created_at=values["now"],
     )
     return LevelChange(movement, on_hand, reserved, threshold)
+
+
+# Several order lines at once (distinct variants), each whole from the first active
+# fulfilling location (by position) that has it free, in one statement. Every level of
+# those variants at the fulfilling locations is locked first, in (variant, location)
+# order, the order every other writer of stock levels keeps, so two multi-line checkouts
+# sharing SKUs cannot deadlock; the locked rows are the latest versions, and the UPDATE's
+# guard is checked on them again. Lines that no one location can serve whole (or whose
+# variant is inactive) are left out of the answer for the caller's long way round, which
+# then finds their levels locked by this transaction already.
+RESERVE_LINES_FIRST_FIT = text(
+    """
+    WITH wanted AS (
+        SELECT w.variant_id, w.quantity
+        FROM unnest(CAST(:variant_ids AS INTEGER[]), CAST(:quantities AS INTEGER[]))
+            AS w(variant_id, quantity)
+    ),
+    locked AS MATERIALIZED (
+        SELECT sl.variant_id, sl.location_id, sl.on_hand, sl.reserved
+        FROM stock_levels sl
+        JOIN stock_locations l ON l.id = sl.location_id
+        WHERE sl.variant_id = ANY(CAST(:variant_ids AS INTEGER[])) AND l.is_active AND l.fulfils_orders
+        ORDER BY sl.variant_id, sl.location_id
+        FOR UPDATE OF sl
+    ),
+    target AS (
+        SELECT DISTINCT ON (k.variant_id) k.variant_id, k.location_id, w.quantity,
+               COALESCE(v.low_stock_threshold, l.low_stock_threshold, CAST(:default_threshold AS INTEGER))
+                   AS threshold
+        FROM locked k
+        JOIN wanted w ON w.variant_id = k.variant_id
+        JOIN stock_locations l ON l.id = k.location_id
+        JOIN variants v ON v.id = k.variant_id
+        WHERE v.is_active AND k.on_hand - k.reserved >= w.quantity
+        ORDER BY k.variant_id, l.position, l.id
+    ),
+    level AS (
+        UPDATE stock_levels
+        SET reserved = stock_levels.reserved + target.quantity, updated_at = :now
+        FROM target
+        WHERE stock_levels.variant_id = target.variant_id AND stock_levels.location_id = target.location_id
+          AND stock_levels.reserved + target.quantity <= stock_levels.on_hand
+        RETURNING stock_levels.variant_id, stock_levels.location_id, stock_levels.on_hand,
+                  stock_levels.reserved, target.quantity, target.threshold
+    ),
+    movement AS (
+        INSERT INTO inventory_movements (variant_id, location_id, kind, on_hand_delta, reserved_delta,
+                                         reason, reference, actor_id, created_at)
+        SELECT level.variant_id, level.location_id, 'allocation', 0, level.quantity,
+               '', CAST(:reference AS VARCHAR), CAST(:actor_id AS INTEGER), :now
+        FROM level
+        ORDER BY level.variant_id
+        RETURNING id, variant_id
+    )
+    SELECT movement.id, level.variant_id, level.location_id, level.quantity, level.on_hand, level.reserved,
+           level.threshold
+    FROM level JOIN movement ON movement.variant_id = level.variant_id
+    """
+).bindparams(bindparam("now", type_=UTCDateTime()))
+
+
+def reserve_lines_first_fit(
+    lines: list[tuple[int, int]], *, reference: str, actor, default_threshold: int
+) -> dict[int, LevelChange]:
+    """Reserve each line [(variant id, quantity)] whole at the first fulfilling location that
+    has it, in one statement (PostgreSQL, variants distinct): the changes by variant id of
+    the lines it served. {} on SQLite, or when a variant comes twice (take the long way)."""
+    variant_ids = [variant_id for variant_id, _ in lines]
+    if dialect_name() != "postgresql" or len(set(variant_ids)) != len(variant_ids):
+        return {}
+    values = {
+        "variant_ids": variant_ids,
+        "quantities": [quantity for _, quantity in lines],
+        "reference": reference[:100],
+        "actor_id": actor.id if is_staff(actor) else None,
+        "now": utcnow(),
+        "default_threshold": default_threshold,
+    }
+    db.session.flush()
+    rows = db.session.execute(RESERVE_LINES_FIRST_FIT, values)
+    changes = {}
+    for movement_id, variant_id, location_id, quantity, on_hand, reserved, threshold in rows:
+        changes[variant_id] = _allocated(
+            values, movement_id, variant_id, location_id, quantity, on_hand, reserved, threshold
+        )
+    return changes
 
 
 def current_level(variant_id: int, location_id: int) -> tuple[int, int]:

@@ -6,10 +6,12 @@ active fulfilling locations by position; lines are taken in variant-id order, so
 orders locking the same rows always lock them in the same order (no deadlock). A line
 that cannot be served whole is backordered where the variant allows it, or the whole call
 is refused with Conflict(code="out_of_stock", errors={sku: [...]}) and nothing of it stays
-(the writes ran in a savepoint). On PostgreSQL a one-line order that one location can serve
-(the common case) is a single statement: pick the location, update the level, write the
-movement, read the threshold (`ledger.reserve_first_fit`); the level's row lock is then
-held for that statement and the commit only, which is what hot-SKU throughput hangs on.
+(the writes ran in a savepoint). On PostgreSQL an order whose lines one location each can
+serve (the common case) is a single statement: pick the locations, update the levels, write
+the movements, read the thresholds (`ledger.reserve_first_fit` for one line,
+`ledger.reserve_lines_first_fit` for several, which locks the levels in (variant, location)
+order first); the levels' row locks are then held for that statement and the commit only,
+which is what hot-SKU throughput hangs on. Lines it cannot serve whole take the long way.
 Locks are taken in one order everywhere: stock levels by (variant, location), then
 variant rows (backorder decisions).
 
@@ -35,6 +37,7 @@ from app.blueprints.inventory.ledger import (
     lock_reference,
     record_movement,
     reserve_first_fit,
+    reserve_lines_first_fit,
 )
 from app.blueprints.inventory.models import Backorder, InventoryMovement, StockLevel, StockLocation
 from app.core.errors import Conflict, InvalidInput
@@ -144,22 +147,31 @@ def reserve(
         )
         if change is not None:
             followups.after_changes([change], actor=actor)
-            return [LineAllocation(variant_id, quantity, [Allocation(change.location_id, quantity)])]
+            return [_whole(variant_id, quantity, change)]
     variants = _checked_lines(lines, reference)
     # Held for the whole call: the session keeps loaded rows only while something refers
     # to them, and the follow-ups read thresholds from these without a query.
-    loaded_locations = fulfilling_locations()
-    locations = [location.id for location in loaded_locations]
+    loaded_locations: list[StockLocation] = []
     variant_id, quantity = lines[0]
     if len(lines) == 1 and variants[variant_id].is_active:
         # The common case: one conditional UPDATE, nothing to undo if it matches nothing.
-        changes = _take_whole(variant_id, quantity, locations, reference, actor)
+        loaded_locations = fulfilling_locations()
+        changes = _take_whole(
+            variant_id, quantity, [location.id for location in loaded_locations], reference, actor
+        )
         if changes:
             followups.after_changes(changes, actor=actor)
-            return [LineAllocation(variant_id, quantity, [Allocation(changes[0].location_id, quantity)])]
+            return [_whole(variant_id, quantity, changes[0])]
     try:
         with nullcontext() if caller_rolls_back else savepoint():
-            results, changes = _reserve_lines(lines, variants, locations, reference, actor, customer_id)
+            # Several lines: those one location can serve whole in one statement, first.
+            served = _serve_whole_lines_at_once(lines, reference, actor) if len(lines) > 1 else {}
+            if len(served) < len(lines):
+                loaded_locations = loaded_locations or fulfilling_locations()
+            locations = [location.id for location in loaded_locations]
+            results, changes = _reserve_lines(
+                lines, variants, locations, reference, actor, customer_id, served
+            )
     except _Refused as refused:
         raise Conflict(
             "Some items are not available in the quantity asked for.",
@@ -170,11 +182,24 @@ def reserve(
     return results
 
 
-def _reserve_lines(lines, variants, locations, reference, actor, customer_id):
-    """Stock first, backorders second. Locks are always taken in one order, the one receipts
-    and releases use too: stock levels by (variant id, location id), then variant rows
-    (backorder decisions) by variant id. Two transactions can then never each hold what
-    the other waits for."""
+def _serve_whole_lines_at_once(lines, reference: str, actor) -> dict[int, LevelChange]:
+    """The lines one location can serve whole, reserved in one statement where the database
+    allows (see the ledger), by variant id; the caller's savepoint or rollback undoes them
+    with the rest when a line is refused. The lines were checked already."""
+    return reserve_lines_first_fit(
+        lines, reference=reference, actor=actor, default_threshold=alerts.default_threshold()
+    )
+
+
+def _whole(variant_id: int, quantity: int, change: LevelChange) -> LineAllocation:
+    return LineAllocation(variant_id, quantity, [Allocation(change.location_id, quantity)])
+
+
+def _reserve_lines(lines, variants, locations, reference, actor, customer_id, served):
+    """Stock first, backorders second, for the lines not `served` whole already. Locks are
+    always taken in one order, the one receipts and releases use too: stock levels by
+    (variant id, location id), then variant rows (backorder decisions) by variant id. Two
+    transactions can then never each hold what the other waits for."""
     results: list[LineAllocation | None] = [None] * len(lines)
     changes: list[LevelChange] = []
     errors: dict[str, list[str]] = {}
@@ -182,6 +207,10 @@ def _reserve_lines(lines, variants, locations, reference, actor, customer_id):
     for index in sorted(range(len(lines)), key=lambda i: (lines[i][0], i)):
         variant_id, quantity = lines[index]
         variant = variants[variant_id]
+        if variant_id in served:
+            changes.append(served[variant_id])
+            results[index] = _whole(variant_id, quantity, served[variant_id])
+            continue
         if not variant.is_active:
             errors[variant.sku] = ["This item is no longer sold."]
             continue
@@ -228,7 +257,7 @@ def _allocate_line(variant_id, quantity, locations, reference, actor):
     """(LineAllocation with what stock could serve, the changes made for it)."""
     changes = _take_whole(variant_id, quantity, locations, reference, actor)
     if changes:
-        return LineAllocation(variant_id, quantity, [Allocation(changes[0].location_id, quantity)]), changes
+        return _whole(variant_id, quantity, changes[0]), changes
     # Split: plan by position from what is free, take in location-id order (the lock order).
     plan: dict[int, int] = {}
     for location_id, free in _free_by_location(variant_id, locations):
