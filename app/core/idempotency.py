@@ -42,15 +42,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from flask import Response, current_app, request
-from sqlalchemy import BigInteger, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from app.core import crypto
 from app.core.errors import Conflict, InvalidInput
 from app.core.models import IdempotencyRecord
-from app.core.timeutil import utcnow
+from app.core.timeutil import UTCDateTime, utcnow
 from app.core.transaction import in_transaction, transaction
 from app.extensions import db
 
@@ -253,18 +251,33 @@ def _claim_insert(scope: str, key: str, fingerprint: str) -> tuple:
     return _claim_statement(dialect), values
 
 
+# The claim's INSERT per dialect, as text: SQLAlchemy does not cache the compiled form of
+# its dialect INSERTs (ON CONFLICT), and every checkout runs this one.
+_CLAIM_INSERT = {
+    "postgresql": """
+        INSERT INTO idempotency_records (scope, key, request_hash, status, response_headers, created_at)
+        SELECT CAST(:scope AS VARCHAR), CAST(:key AS VARCHAR), CAST(:request_hash AS VARCHAR),
+               CAST(:status AS VARCHAR), CAST(:response_headers AS JSON), :created_at
+        WHERE pg_try_advisory_xact_lock(CAST(:lock AS BIGINT))
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    """,
+    "sqlite": """
+        INSERT INTO idempotency_records (scope, key, request_hash, status, response_headers, created_at)
+        VALUES (:scope, :key, :request_hash, :status, :response_headers, :created_at)
+        ON CONFLICT DO NOTHING
+        RETURNING id
+    """,
+}
+
+
 @functools.cache
 def _claim_statement(dialect: str):
-    """The claim's INSERT for the dialect, built once (every checkout runs it)."""
-    table = IdempotencyRecord.__table__
-    columns = ["scope", "key", "request_hash", "status", "response_headers", "created_at"]
-    bound = [bindparam(name, type_=table.c[name].type) for name in columns]
-    if dialect != "postgresql":
-        insert_new = sqlite_insert(table).values(dict(zip(columns, bound, strict=True)))
-    else:
-        locked = func.pg_try_advisory_xact_lock(bindparam("lock", type_=BigInteger()))
-        insert_new = postgresql_insert(table).from_select(columns, select(*bound).where(locked))
-    return insert_new.on_conflict_do_nothing().returning(table.c.id)
+    """The claim's INSERT for the dialect, built once."""
+    headers = IdempotencyRecord.__table__.c.response_headers.type
+    return text(_CLAIM_INSERT[dialect]).bindparams(
+        bindparam("response_headers", type_=headers), bindparam("created_at", type_=UTCDateTime())
+    )
 
 
 def _in_progress() -> Conflict:

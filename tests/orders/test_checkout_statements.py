@@ -26,6 +26,7 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event
+from sqlalchemy.engine.interfaces import CacheStats
 
 from app.core import jobs
 from app.core.transaction import transaction
@@ -140,3 +141,26 @@ def test_a_manual_checkout_claims_its_key_and_places_its_order_in_one_transactio
         assert checkout_call(client, cart_id, {"payment_method": "manual"}).status_code == 201
     assert len(transactions) == 1, report(statements, transactions, BUDGET, 3)
     assert "idempotency_records" in statements[0], "the claim is the transaction's first statement"
+
+
+def test_a_repeated_checkout_compiles_none_of_its_statements_again(app, committed_db, skus, queued_jobs):
+    """Every statement of a checkout comes from SQLAlchemy's compiled cache once one checkout
+    has run: compiling a statement costs as much CPU as running it. (Dialect INSERTs with ON
+    CONFLICT are never cached; the idempotency claim is text for that reason.)"""
+    client = app.test_client()
+    engine = committed_db.engine
+    assert checkout_call(client, ready_cart(client, [(sku, 1) for sku in skus[:3]])).status_code == 201
+    cart_id = ready_cart(client, [(sku, 1) for sku in skus[1:4]])
+    compiled: list[tuple[str, str]] = []
+
+    def on_statement(_connection, _cursor, statement, _parameters, context, _executemany):
+        if context is not None and context.compiled is not None:
+            compiled.append((context.cache_hit.name, " ".join(statement.split())[:110]))
+
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        assert checkout_call(client, cart_id).status_code == 201
+    finally:
+        event.remove(engine, "before_cursor_execute", on_statement)
+    assert compiled
+    assert [entry for entry in compiled if entry[0] != CacheStats.CACHE_HIT.name] == []
