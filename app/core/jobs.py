@@ -60,7 +60,10 @@ def _enqueue_now(func, args, kwargs, queue, retries) -> None:
         return
     retry = Retry(max=retries, interval=RETRY_INTERVALS[:retries]) if retries else None
     try:
-        get_queue(queue).enqueue(func, *args, retry=retry, **kwargs)
+        # One round trip: RQ otherwise sends the queue's registration and the job apart.
+        with redis_connection().pipeline() as pipe:
+            get_queue(queue).enqueue(func, *args, retry=retry, pipeline=pipe, **kwargs)
+            pipe.execute()
     except RedisError:
         # The use case already committed; rather than lose its follow-up work while
         # Redis is down, do it now in this process (jobs are idempotent).
