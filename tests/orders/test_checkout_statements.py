@@ -15,7 +15,7 @@ transactions (`committed_db`), so the test's rollback-savepoints do not count.
 - PostgreSQL reserves every line in one statement (`ledger.reserve_lines_first_fit`), so
   a checkout costs the same whatever its number of lines. SQLite has no data-modifying
   CTE: there the ledger reserves line by line and writes each movement in a statement of
-  its own (`ledger._change_and_record`). The budget is the same on both (15 on PostgreSQL
+  its own (`ledger._change_and_record`). The budget is the same on both (14 on PostgreSQL
   and 25 on SQLite for five lines when last measured, in one transaction).
 """
 
@@ -25,9 +25,10 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 from sqlalchemy.engine.interfaces import CacheStats
 
+from app.blueprints.orders.order_models import Order
 from app.core import jobs
 from app.core.transaction import transaction
 from tests.factories.catalog import LocationFactory, ProductFactory, stock
@@ -84,7 +85,7 @@ def counted_statements(engine):
 
 def budget_for(engine, lines: int) -> int:
     # The same on both databases (SQLite reserves line by line, and still fits: 25 against
-    # PostgreSQL's 15).
+    # PostgreSQL's 14).
     return BUDGET
 
 
@@ -164,3 +165,20 @@ def test_a_repeated_checkout_compiles_none_of_its_statements_again(app, committe
         event.remove(engine, "before_cursor_execute", on_statement)
     assert compiled
     assert [entry for entry in compiled if entry[0] != CacheStats.CACHE_HIT.name] == []
+
+
+def test_an_order_is_numbered_in_its_own_insert_on_postgresql(app, committed_db, skus, queued_jobs):
+    """The number (100000 + id) comes back from the order's INSERT (a trigger sets it), not
+    from an UPDATE that would write a new version of the row into all of orders' indexes.
+    SQLite, which has no such trigger, numbers the order in an UPDATE: the same number."""
+    client = app.test_client()
+    cart_id = ready_cart(client, [(skus[0], 1)])
+    with counted_statements(committed_db.engine) as (statements, _transactions):
+        response = checkout_call(client, cart_id)
+    assert response.status_code == 201
+    order_id = committed_db.session.scalar(
+        select(Order.id).where(Order.number == response.get_json()["number"])
+    )
+    assert response.get_json()["number"] == str(100000 + order_id)
+    updates = [sql for sql in statements if sql.startswith("UPDATE orders")]
+    assert len(updates) == (1 if committed_db.engine.dialect.name == "sqlite" else 0), updates

@@ -14,7 +14,7 @@ pending_payment with a failed payment (the answer says so).
 A gateway that calls no provider (manual) needs no step 2: its payment starts in step 1,
 and the answer is stored under the key in that same transaction, so the key, the order,
 its payment start and the stored answer commit together. That checkout is one
-transaction and, for one line or five, 15 statements on PostgreSQL before the
+transaction and, for one line or five, 14 statements on PostgreSQL before the
 `order.placed` listeners run (tests/orders/test_checkout_statements.py counts them all).
 A shortage of stock is always 409 `out_of_stock` by SKU, decided by the reservation under
 its row locks.

@@ -12,7 +12,18 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Numeric, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    FetchedValue,
+    ForeignKey,
+    Index,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.timeutil import UTCDateTime, utcnow
@@ -68,8 +79,10 @@ class Order(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The human number staff read out on the phone; set from the id right after insert.
-    number: Mapped[str | None] = mapped_column(String(20), unique=True)
+    # The human number staff read out on the phone, 100000 + the id: on PostgreSQL set by a
+    # trigger in the INSERT, which returns it (migration b7e3f1a2c9d4); on SQLite by
+    # checkout right after the insert.
+    number: Mapped[str | None] = mapped_column(String(20), unique=True, server_default=FetchedValue())
     # The secret of the tracking link, encrypted (it is mailed again with every update).
     tracking_token_encrypted: Mapped[str] = mapped_column(String(300))
     # One order per cart: the backstop against two checkouts of the same cart.
