@@ -70,6 +70,11 @@ class OrderPaymentSummarySchema(ma.Schema):
     )
 
 
+# One instance each for every order answered: a schema copies its fields when it is made.
+ORDER_TOTALS = OrderTotalsSchema()
+ORDER_PAYMENT_SUMMARY = OrderPaymentSummarySchema()
+
+
 class CustomerOrderEventSchema(ma.Schema):
     kind = ma.fields.String()
     from_status = ma.fields.String(allow_none=True)
@@ -95,8 +100,8 @@ class OrderSchema(ma.Schema):
     currency = ma.fields.String()
     email = ma.fields.String()
     lines = ma.fields.List(ma.fields.Nested(OrderLineSchema))
-    totals = ma.fields.Function(lambda order: OrderTotalsSchema().dump(order))
-    payment = ma.fields.Function(lambda order: OrderPaymentSummarySchema().dump(order))
+    totals = ma.fields.Function(lambda order: ORDER_TOTALS.dump(order))
+    payment = ma.fields.Function(lambda order: ORDER_PAYMENT_SUMMARY.dump(order))
     shipping_address = ma.fields.Nested(CartAddressSchema)
     billing_address = ma.fields.Nested(CartAddressSchema)
     shipping_method = ma.fields.Function(
