@@ -52,6 +52,7 @@ from app.core.timeutil import UTCDateTime, utcnow
 from app.core.transaction import in_transaction, transaction
 from app.extensions import db
 
+_RECORDS = IdempotencyRecord.__table__
 HEADER = "Idempotency-Key"
 REPLAYED_HEADER = "Idempotent-Replayed"
 MAX_KEY_LENGTH = 255
@@ -121,9 +122,7 @@ class Claim:
         """Tie the created resource to the key, inside the work's transaction."""
         if self.record_id is not None:
             db.session.execute(
-                update(IdempotencyRecord)
-                .where(IdempotencyRecord.id == self.record_id)
-                .values(resource=resource)
+                _RECORDS.update().where(_RECORDS.c.id == self.record_id).values(resource=resource)
             )
 
     def complete(
@@ -143,7 +142,9 @@ class Claim:
             }
             if resource is not None:
                 values["resource"] = resource
-            store = update(IdempotencyRecord).where(IdempotencyRecord.id == self.record_id).values(values)
+            # The table, not the entity: an ORM UPDATE would first look through the session
+            # for records to bring in step, and no one reads this one again in the request.
+            store = _RECORDS.update().where(_RECORDS.c.id == self.record_id).values(values)
             if in_transaction():
                 db.session.execute(store)
             else:
