@@ -30,10 +30,13 @@ from sqlalchemy.engine.interfaces import CacheStats
 
 from app.blueprints.orders.order_models import Order
 from app.core import jobs
+from app.core.timeutil import utcnow
 from app.core.transaction import transaction
 from tests.factories.catalog import LocationFactory, ProductFactory, stock
+from tests.factories.customers import CustomerFactory
 from tests.factories.orders import tax_rates, zone_with_methods
 from tests.orders.checkout_helpers import checkout_call, ready_cart
+from tests.orders.test_customer_timeline import an_order
 
 BUDGET = 30  # statements for a five-line cart
 
@@ -182,3 +185,11 @@ def test_an_order_is_numbered_in_its_own_insert_on_postgresql(app, committed_db,
     assert response.get_json()["number"] == str(100000 + order_id)
     updates = [sql for sql in statements if sql.startswith("UPDATE orders")]
     assert len(updates) == (1 if committed_db.engine.dialect.name == "sqlite" else 0), updates
+
+
+def test_an_order_inserted_with_its_number_keeps_it(db):
+    """The trigger numbers only orders that come without one (an import, the bench's bulk
+    load of a purchase history): a number given is stored as given."""
+    order = an_order(CustomerFactory(), utcnow(), number="ARCHIVE-7")
+    db.session.expire(order, ["number"])
+    assert order.number == "ARCHIVE-7"
