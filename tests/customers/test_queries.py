@@ -1,13 +1,11 @@
 """The read side of customers: one filtered select for the list and its CSV, the merged
 timeline with its cursor, and follow-ups with their customers loaded."""
 
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import event
 
 from app.blueprints.customers import consents, queries, search, timeline
 from app.blueprints.customers.models import ConsentEvent, Interaction
@@ -16,24 +14,11 @@ from app.core import audit
 from app.core.timeutil import utcnow
 from tests.factories.auth import UserFactory
 from tests.factories.customers import CustomerFactory, InteractionFactory, with_phone
+from tests.statements import counted_statements
 
 
 def emails(filters: CustomerFilter, tz=UTC) -> list[str]:
     return [c.email for c in queries.db.session.scalars(queries.customer_list_query(filters, tz=tz))]
-
-
-@contextmanager
-def counted_statements(db):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 # --- Search ---------------------------------------------------------------------------
@@ -285,7 +270,7 @@ def test_timeline_uses_a_fixed_number_of_statements_whatever_the_history(db):
     def statements_for_two_pages():
         customer_id = customer.id
         db.session.expire_all()
-        with counted_statements(db) as statements:
+        with counted_statements() as statements:
             page = timeline.timeline(customer_id, limit=25)
             timeline.timeline(customer_id, before=page.next_cursor, limit=25)
         return len(statements)
@@ -310,7 +295,7 @@ def test_follow_ups_come_with_their_customers_without_a_query_per_customer(db):
             count, staff_id=staff.id, follow_up_on=today, occurred_at=utcnow() - timedelta(days=1)
         )
         db.session.expire_all()
-        with counted_statements(db) as statements:
+        with counted_statements() as statements:
             due = queries.follow_ups_due(staff, until=today)
             names = {interaction.customer.name for interaction in due}
         assert len(due) == len(names)

@@ -5,14 +5,13 @@ interaction with HTMX, and follow-ups on the dashboard."""
 import csv
 import io
 import re
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
 from flask_login import login_user
-from sqlalchemy import event, select
+from sqlalchemy import select
 from sqlalchemy.orm import object_session
 
 from app.blueprints.auth.admin import create_role
@@ -29,6 +28,7 @@ from app.core.timeutil import utcnow
 from tests.conftest import Portal
 from tests.factories.auth import PASSWORD, UserFactory
 from tests.factories.customers import CustomerFactory, InteractionFactory
+from tests.statements import counted_statements
 
 HTMX = {"HX-Request": "true"}
 
@@ -47,20 +47,6 @@ def other_portal(portal, *roles, **user_fields):
 
 def flashes(html):
     return re.findall(r'<div class="alert (?:success|error|info|warning)">(.*?)</div>', html, re.S)
-
-
-@contextmanager
-def counted_statements(db):
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def customer_with_phone(number="+31612345678", **fields):
@@ -281,7 +267,7 @@ def test_empty_states_say_what_to_do_next(admin_portal, db):
 def test_list_runs_the_same_number_of_statements_for_more_rows(admin_portal, db):
     def statements_for_page():
         admin_portal.get("/customers")  # warm up
-        with counted_statements(db) as statements:
+        with counted_statements() as statements:
             assert admin_portal.get("/customers").status_code == 200
         return len(statements)
 
@@ -658,7 +644,7 @@ def test_customer_page_statements_do_not_grow_with_the_history(admin_portal, db)
     def statements_for_page():
         url = f"/customers/{customer.id}"
         admin_portal.get(url)  # warm up
-        with counted_statements(db) as statements:
+        with counted_statements() as statements:
             assert admin_portal.get(url).status_code == 200
         return len(statements)
 

@@ -8,11 +8,9 @@ use too."""
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import event
 
 from app.blueprints.auth import tokens
 from app.blueprints.fulfilment import shipments, tracking, tracking_queries
@@ -24,6 +22,7 @@ from app.extensions import db
 from tests.factories.auth import UserFactory
 from tests.factories.customers import CustomerFactory
 from tests.orders.checkout_helpers import make_shop, place_order_directly
+from tests.statements import counted_statements
 
 STORE = "/api/v1/store"
 PROBLEM = "application/problem+json"
@@ -102,20 +101,6 @@ def assert_problem(response, status):
     assert response.status_code == status, response.text
     assert response.mimetype == PROBLEM and "Traceback" not in response.text
     return response.get_json()
-
-
-@contextmanager
-def counted_statements():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 # ---- who may see it ----------------------------------------------------------------------------

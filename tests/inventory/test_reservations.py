@@ -4,7 +4,7 @@ real concurrency on PostgreSQL), backordered where the variant allows it."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from app.blueprints.inventory import alerts, receipts, reservations
 from app.blueprints.inventory.ledger import ledger_mismatches
@@ -22,6 +22,7 @@ from tests.concurrency import run_at_once
 from tests.factories.auth import UserFactory
 from tests.factories.catalog import LocationFactory
 from tests.inventory.helpers import level, make_variant, receive
+from tests.statements import counted_statements
 
 
 def movements(db, reference):
@@ -181,16 +182,8 @@ def test_a_plain_reservation_is_one_statement_on_postgresql(db, warehouse, secon
     receive(variant, warehouse, 1)
     receive(variant, second_warehouse, 5)
     db.session.flush()
-    statements = []
-
-    def count(_connection, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted_statements() as statements:
         [line] = reservations.reserve([(variant.id, 3)], reference="order:1")
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) == 1
     assert [(a.location_id, a.quantity) for a in line.allocations] == [(second_warehouse.id, 3)]
     assert level(variant, second_warehouse) == (5, 3)
@@ -209,18 +202,10 @@ def test_lines_one_location_each_can_serve_are_reserved_in_one_statement_on_post
     receive(second, second_warehouse, 4)
     receive(third, second_warehouse, 3)
     db.session.flush()
-    statements = []
-
-    def count(_connection, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
+    with counted_statements() as statements:
         lines = reservations.reserve(
             [(third.id, 2), (first.id, 3), (second.id, 2)], reference="order:1", caller_rolls_back=True
         )
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
     assert len(statements) == 1
     assert [(line.variant_id, [(a.location_id, a.quantity) for a in line.allocations]) for line in lines] == [
         (third.id, [(second_warehouse.id, 2)]),

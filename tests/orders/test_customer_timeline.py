@@ -4,12 +4,10 @@ page, links to each order and to all of them, only for staff who may read orders
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from app.blueprints.customers import timeline
 from app.blueprints.customers.models import ConsentEvent, Interaction
@@ -19,6 +17,7 @@ from app.core.timeutil import utcnow
 from app.extensions import db
 from tests.factories.auth import PASSWORD, UserFactory
 from tests.factories.customers import CustomerFactory, InteractionFactory
+from tests.statements import counted_statements
 
 ADDRESS = {
     "recipient": "Ada",
@@ -57,20 +56,6 @@ def an_order(customer, placed_at, *, total="17.05", status="paid", number=None) 
     order.number = order.number or f"T{order.id:06d}"
     db.session.flush()
     return order
-
-
-@contextmanager
-def counted_statements():
-    statements: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        statements.append(statement)
-
-    event.listen(db.engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(db.engine, "before_cursor_execute", count)
 
 
 def test_orders_are_timeline_entries_of_kind_order_among_the_others(db):

@@ -164,8 +164,13 @@ def reserve(
             return [_whole(variant_id, quantity, changes[0])]
     try:
         with nullcontext() if caller_rolls_back else savepoint():
-            # Several lines: those one location can serve whole in one statement, first.
-            served = _serve_whole_lines_at_once(lines, reference, actor) if len(lines) > 1 else {}
+            # Several lines: those one location can serve whole in one statement, first
+            # (PostgreSQL); a refusal of the rest undoes them with it.
+            served = {}
+            if len(lines) > 1:
+                served = reserve_lines_first_fit(
+                    lines, reference=reference, actor=actor, default_threshold=alerts.default_threshold()
+                )
             if len(served) < len(lines):
                 loaded_locations = loaded_locations or fulfilling_locations()
             locations = [location.id for location in loaded_locations]
@@ -180,15 +185,6 @@ def reserve(
         ) from None
     followups.after_changes(changes, actor=actor)
     return results
-
-
-def _serve_whole_lines_at_once(lines, reference: str, actor) -> dict[int, LevelChange]:
-    """The lines one location can serve whole, reserved in one statement where the database
-    allows (see the ledger), by variant id; the caller's savepoint or rollback undoes them
-    with the rest when a line is refused. The lines were checked already."""
-    return reserve_lines_first_fit(
-        lines, reference=reference, actor=actor, default_threshold=alerts.default_threshold()
-    )
 
 
 def _whole(variant_id: int, quantity: int, change: LevelChange) -> LineAllocation:
