@@ -216,7 +216,8 @@ def checkout_round(ctx: Context, label: str, seconds: int, carts: tuple[int, int
         "retried": lines.get("RETRIED", "RETRIED").split()[1:],
         "first_other": lines.get("OTHER", "")[6:],
         # Where the machine's time went, per answered request: the app's workers, PostgreSQL
-        # and the rest (wrk, Redis, the system). What a checkout may cost follows from it.
+        # and the rest (Redis, the system; not wrk, which has exited by the second reading).
+        # What a checkout may cost follows from it.
         "cpu_ms_per_request": {kind: round(1000 * used / requests, 2) for kind, used in cpu.items()},
         "cpu_busy_share": round(sum(cpu.values()) / (duration * (os.cpu_count() or 1)), 3),
     }
