@@ -98,11 +98,11 @@ def response_hsts_seconds() -> int:
 
 
 def init_security(app: Flask) -> None:
-    from app.core.input_guard import reject_nul_characters
+    from app.core.input_guard import reject_unusable_input
 
     app.before_request(assign_request_id)
     app.before_request(reject_non_json_api_bodies)
-    app.before_request(reject_nul_characters)
+    app.before_request(reject_unusable_input)
     app.before_request(protect_portal_forms)
     app.after_request(add_security_headers)
     # After-request hooks run last-registered first, and the limiter (set up before us)

@@ -1,5 +1,6 @@
-"""Input no field may hold (a NUL character) is refused before any view runs, naming where
-it was: PostgreSQL cannot store it, and would answer a database error (a 500) instead."""
+"""Input no view should see is refused before any view runs: a NUL character (PostgreSQL
+cannot store it, and would answer a database error, a 500), named where it was; and a JSON
+body nested deeper than any endpoint takes (it would exhaust Python's recursion limit)."""
 
 import pytest
 
@@ -44,3 +45,33 @@ def test_a_portal_form_with_a_nul_gets_a_400_page(client):
 def test_ordinary_text_passes(client, headers):
     response = client.get(f"{ADMIN}/audit?object_type=Customer", headers=headers)
     assert response.status_code == 200
+
+
+def deep_list(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize("levels", [33, 500, 100_000])
+def test_a_json_body_nested_too_deep_is_a_400_before_any_view(client, levels):
+    # Guests may send it: the storefront's cart creation takes a JSON body without a token.
+    response = client.post("/api/v1/store/carts", data=deep_list(levels), content_type="application/json")
+    assert response.status_code == 400
+    assert response.get_json()["errors"] == {"json": ["Nested more than 32 levels deep."]}
+
+
+def test_a_deep_object_body_on_a_sign_in_is_refused_too(client):
+    body = '{"a":' * 990 + "1" + "}" * 990
+    response = client.post("/api/v1/store/auth/token", data=body, content_type="application/json")
+    assert response.status_code == 400
+
+
+def test_a_body_as_deep_as_allowed_reaches_the_view(client):
+    # 32 levels pass the guard; the view then judges the body (not a cart's fields: 422).
+    response = client.post("/api/v1/store/carts", data=deep_list(32), content_type="application/json")
+    assert response.status_code == 422
+
+
+def test_a_too_deep_body_to_a_portal_page_gets_a_400_page(client):
+    response = client.post("/login", data=deep_list(2000), content_type="application/json")
+    assert response.status_code == 400
+    assert "could not be understood" in response.text
