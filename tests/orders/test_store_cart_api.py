@@ -317,6 +317,36 @@ def test_signing_in_claims_the_guest_cart(client, shop):
     assert_problem(client.get(f"{STORE}/carts/{guest}"), 404)
 
 
+def test_a_retried_claim_answers_the_cart_the_guest_cart_was_merged_into(client, shop):
+    customer = CustomerFactory()
+    headers = bearer_for(customer)
+    mine = new_cart(client, headers)["id"]
+    add(client, mine, shop.sku, 1, headers=headers)
+    guest = new_cart(client)["id"]
+    add(client, guest, shop.sku, 2)
+    first = client.post(f"{STORE}/carts/{guest}/claim", headers=headers)
+    assert first.status_code == 200, first.text
+
+    retried = client.post(f"{STORE}/carts/{guest}/claim", headers=headers)
+
+    assert retried.status_code == 200, retried.text
+    body = retried.get_json()
+    assert body["id"] == mine and body["status"] == "open"
+    assert body["lines"][0]["quantity"] == 3  # merged once, not twice
+
+
+def test_claiming_ones_own_checked_out_cart_is_a_409_not_a_dead_cart(client, shop):
+    customer = CustomerFactory()
+    headers = bearer_for(customer)
+    from app.blueprints.orders.models import Cart
+    from app.extensions import db
+
+    mine = new_cart(client, headers)["id"]
+    db.session.query(Cart).filter_by(token=mine).update({"status": "checked_out"})
+
+    assert_problem(client.post(f"{STORE}/carts/{mine}/claim", headers=headers), 409, "cart_not_open")
+
+
 def test_claiming_needs_a_customer_token(client, db):
     guest = new_cart(client)["id"]
     assert_problem(client.post(f"{STORE}/carts/{guest}/claim"), 401)

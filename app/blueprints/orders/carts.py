@@ -330,7 +330,7 @@ def claim_guest_cart(cart: Cart, customer: Customer) -> Cart:
     its token shows nothing to anyone else). Returns the cart to use from now on.
     Claiming one's own cart again changes nothing; another customer's cart is NotFound."""
     if cart.customer_id == customer.id:
-        return cart
+        return _own_cart_to_use(cart, customer)
     if cart.customer_id is not None:
         raise _not_found()
     require_open(cart)
@@ -365,6 +365,20 @@ def claim_guest_cart(cart: Cart, customer: Customer) -> Cart:
     touch(target)
     db.session.flush()
     return target
+
+
+def _own_cart_to_use(cart: Cart, customer: Customer) -> Cart:
+    """A claim of a cart that is the customer's already: a retry, when the first answer was
+    lost. An open cart is answered as it is. An expired one was merged into the customer's
+    open cart by that first claim (or went stale), so that cart is the one to use; a cart
+    that is closed with no open cart beside it (checked out, say) is Conflict
+    `cart_not_open`, never a dead cart to carry on with."""
+    if cart.status == "expired":
+        current = open_cart_of(customer, exclude_id=cart.id)
+        if current is not None:
+            return current
+    require_open(cart)
+    return cart
 
 
 def expire_stale_carts(now: datetime | None = None, *, days: int | None = None) -> int:
