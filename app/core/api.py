@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from app.core import errors, races
+from app.core.money import MONEY_PATTERN
 
 # The highest page number a list accepts. Without a bound, page 10**17 made an offset past
 # PostgreSQL's bigint: a database error (500) instead of a 422 on `page`.
@@ -29,7 +30,6 @@ def bounded_pagination_schema(def_page, def_page_size, def_max_page_size):
 pagination._pagination_parameters_schema_factory = bounded_pagination_schema
 
 
-MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]{1,2})?$"
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 CENT = Decimal("0.01")
 

@@ -3,6 +3,7 @@ decimal string beside its ISO 4217 currency code. Never float."""
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import ClassVar
 
@@ -10,6 +11,10 @@ import marshmallow as ma
 from flask import current_app
 
 CENT = Decimal("0.01")
+# Money as the API writes and takes it (the OpenAPI document gives this pattern).
+MONEY_PATTERN = r"^-?[0-9]+(\.[0-9]{1,2})?$"
+MONEY_TEXT = re.compile(MONEY_PATTERN)
+DECIMAL_TEXT = re.compile(r"^-?[0-9]+\.[0-9]+$")
 
 
 def to_money(value) -> Decimal:
@@ -42,12 +47,14 @@ MONEY_LIMIT = Decimal("1e10")
 
 
 class MoneyInput(MoneyField):
-    """Money in a body (API.md: decimal strings): a JSON number, or a third decimal, is a
-    422 on the field instead of being rounded (19.999 is a typo, not 20.00). Query strings
-    are text, so the same field serves the filters."""
+    """Money in a body (API.md: decimal strings, MONEY_PATTERN): a JSON number, a third
+    decimal (even a zero: "19.990" is a typo as much as 19.999, never 20.00), an exponent
+    or spaces are a 422 on the field instead of being read some way. Query strings are
+    text, so the same field serves the filters."""
 
     default_error_messages: ClassVar[dict[str, str]] = {
         "not_string": 'Send the amount as a decimal string, like "19.90", not a JSON number.',
+        "not_money": 'Send the amount as a decimal string, like "19.90".',
         "too_many_places": "At most two decimals.",
         "too_large": "Too large.",
     }
@@ -55,14 +62,9 @@ class MoneyInput(MoneyField):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, str):
             raise self.make_error("not_string")
-        try:
-            exact = Decimal(value.strip())
-        except InvalidOperation:
-            exact = None  # not a number at all: the parent says so
-        if exact is not None and exact.is_finite():
-            # Beyond what a Numeric(12, 2) column holds; also keeps quantize() in range.
-            if abs(exact) >= MONEY_LIMIT:
-                raise self.make_error("too_large")
-            if exact != exact.quantize(CENT):
-                raise self.make_error("too_many_places")
+        if not MONEY_TEXT.fullmatch(value):
+            raise self.make_error("too_many_places" if DECIMAL_TEXT.fullmatch(value) else "not_money")
+        # Beyond what a Numeric(12, 2) column holds; also keeps quantize() in range.
+        if abs(Decimal(value)) >= MONEY_LIMIT:
+            raise self.make_error("too_large")
         return super()._deserialize(value, attr, data, **kwargs)

@@ -35,11 +35,26 @@ def test_money_travels_as_a_decimal_string():
         PriceSchema().load({"price": "abc"})
 
 
+NOT_MONEY = 'Send the amount as a decimal string, like "19.90".'
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
-    [("1e40", "Too large."), ("-1e40", "Too large."), ("1.234", "At most two decimals.")],
+    [
+        ("10000000000", "Too large."),
+        ("-10000000000.00", "Too large."),
+        ("1.234", "At most two decimals."),
+        ("18.950", "At most two decimals."),  # a third decimal, even a zero, is a typo
+        ("1e2", NOT_MONEY),
+        ("1e40", NOT_MONEY),
+        (" 59.00", NOT_MONEY),
+        ("59.00\n", NOT_MONEY),
+        ("59.", NOT_MONEY),
+        ("NaN", NOT_MONEY),
+        ("", NOT_MONEY),
+    ],
 )
-def test_money_input_beyond_a_column_or_with_a_third_decimal_is_a_field_error(given, message):
+def test_money_input_is_exactly_the_documented_decimal_string_within_a_column(given, message):
     class AmountSchema(ma.Schema):
         amount = MoneyInput()
 

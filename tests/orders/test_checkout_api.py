@@ -89,6 +89,19 @@ def test_a_changed_total_is_a_409_price_changed(client, shop):
     assert response.status_code == 409 and response.get_json()["code"] == "price_changed"
 
 
+@pytest.mark.parametrize("sent", ["18.950", " 19.90", "1e2", "-1.00", 19.9])
+def test_an_expected_total_not_written_as_the_api_writes_money_is_a_422_and_places_nothing(
+    client, shop, db, sent
+):
+    cart_id = ready_cart(client, [(shop.teapot.sku, 1)])
+
+    response = checkout_call(client, cart_id, {"expected_total": sent})
+
+    assert response.status_code == 422, response.text
+    assert list(response.get_json()["errors"]) == ["expected_total"]
+    assert db.session.scalar(select(Cart.status).where(Cart.token == cart_id)) == "open"
+
+
 def test_checkout_without_an_idempotency_key_is_a_400(client, shop):
     cart_id = ready_cart(client, [(shop.teapot.sku, 1)])
 

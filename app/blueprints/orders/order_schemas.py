@@ -23,7 +23,7 @@ class CheckoutSchema(ma.Schema):
         validate=validate.Length(min=1, max=20),
         metadata={"description": "A gateway code: manual or stripe (default: the first offered)"},
     )
-    expected_total = MoneyInput()
+    expected_total = MoneyInput(validate=validate.Range(min=0))
     note = ma.fields.String(
         validate=validate.Length(max=2000),
         load_default="",
