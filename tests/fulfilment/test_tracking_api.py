@@ -350,6 +350,20 @@ def test_tracking_reads_are_rate_limited_per_address(client, shop, staff, strict
     assert int(answers[2].headers["Retry-After"]) > 0
 
 
+def test_tracking_the_invoice_and_the_catalog_draw_on_one_budget_per_address(
+    client, shop, staff, strict_store_limit
+):
+    order = paid_order(shop, staff)
+    token = checkout.tracking_token(order)
+
+    catalog = client.get(f"{STORE}/categories")
+    invoice = client.get(f"{STORE}/orders/{order.number}/invoice?token={token}")
+    tracking_read = client.get(tracking_path(order, token))
+
+    assert catalog.status_code == 200 and invoice.status_code != 429
+    assert_problem(tracking_read, 429)
+
+
 def test_the_tracking_endpoint_is_documented_with_both_ways_in_and_its_etag(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     operation = spec["paths"][f"{STORE}/orders/{{number}}/tracking"]["get"]

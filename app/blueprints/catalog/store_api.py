@@ -2,12 +2,12 @@
 filters and sorts, and the product page.
 
 Public and rate limited per client IP (`STORE_API_RATE_LIMIT`, 600 a minute by default,
-one budget shared by the three endpoints). Every answer carries a strong `ETag` and
-`Cache-Control: public, max-age=60` (a minute of staleness is what a shop can live with
-for prices and stock in a list: the cart and the checkout check again), and a request
-whose `If-None-Match` names the current ETag gets a 304 without a body. Each worker keeps
-its answers for a few seconds (store_cache.py); those it serves from there are not
-counted against the rate limit.
+one budget with the other storefront reads: app/core/store_rate_limit.py). Every answer
+carries a strong `ETag` and `Cache-Control: public, max-age=60` (a minute of staleness
+is what a shop can live with for prices and stock in a list: the cart and the checkout
+check again), and a request whose `If-None-Match` names the current ETag gets a 304
+without a body. Each worker keeps its answers for a few seconds (store_cache.py); those
+it serves from there are not counted against the rate limit.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from __future__ import annotations
 from flask.views import MethodView
 
 from app.blueprints.catalog import store_api_bp, store_product_page, store_queries
-from app.blueprints.catalog.store_cache import CACHE_CONTROL, cacheable, request_key, setting, worker_cache
+from app.blueprints.catalog.store_cache import CACHE_CONTROL, cacheable, request_key, worker_cache
 from app.blueprints.catalog.store_schemas import (
     CategoryNodeSchema,
     ProductCardSchema,
@@ -25,12 +25,10 @@ from app.blueprints.catalog.store_schemas import (
 from app.core.api import ProblemSchema
 from app.core.errors import PROBLEM_JSON, NotFound
 from app.core.permissions import public
-from app.extensions import limiter
+from app.core.store_rate_limit import store_reads_limit
 
 bp = store_api_bp
 PROBLEM = {"schema": ProblemSchema, "content_type": PROBLEM_JSON}
-DEFAULT_RATE_LIMIT = "600 per minute"
-RATE_LIMIT_SCOPE = "store_catalog"
 CACHE_HEADERS = {
     "Cache-Control": {"description": CACHE_CONTROL, "schema": {"type": "string"}},
     "X-Cache": {
@@ -44,15 +42,11 @@ FILTER_ARGUMENTS = ("q", "category", "brand", "min_price", "max_price", "option"
 LIST_ARGUMENTS = (*FILTER_ARGUMENTS, "sort", "page", "page_size")
 
 
-def catalog_rate_limit() -> str:
-    return setting("STORE_API_RATE_LIMIT", DEFAULT_RATE_LIMIT)
-
-
 @bp.route("/categories")
 class Categories(MethodView):
     @public
     @cacheable()
-    @limiter.shared_limit(catalog_rate_limit, scope=RATE_LIMIT_SCOPE)
+    @store_reads_limit
     @bp.response(200, CategoryNodeSchema(many=True), headers=CACHE_HEADERS)
     @bp.alt_response(429, **PROBLEM, description=TOO_MANY)
     def get(self):
@@ -67,7 +61,7 @@ class Categories(MethodView):
 class Products(MethodView):
     @public
     @cacheable(LIST_ARGUMENTS)
-    @limiter.shared_limit(catalog_rate_limit, scope=RATE_LIMIT_SCOPE)
+    @store_reads_limit
     @bp.arguments(ProductListArgsSchema, location="query")
     @bp.response(200, ProductCardSchema(many=True), headers=CACHE_HEADERS)
     @bp.paginate(page_size=24, max_page_size=100)
@@ -98,7 +92,7 @@ class Products(MethodView):
 class ProductItem(MethodView):
     @public
     @cacheable()
-    @limiter.shared_limit(catalog_rate_limit, scope=RATE_LIMIT_SCOPE)
+    @store_reads_limit
     @bp.response(200, ProductPageSchema, headers=CACHE_HEADERS)
     @bp.alt_response(404, **PROBLEM, description="No product for sale has this slug")
     @bp.alt_response(429, **PROBLEM, description=TOO_MANY)

@@ -27,14 +27,15 @@ from app.blueprints.fulfilment.refund_schemas import (
     RefundSchema,
 )
 from app.blueprints.orders import ORDERS_READ, ORDERS_REFUND, checkout, order_queries
-from app.blueprints.orders.invoice_api import TrackingTokenQuerySchema, guest_rate_limit
+from app.blueprints.orders.invoice_api import TrackingTokenQuerySchema
 from app.blueprints.orders.order_models import Order
 from app.blueprints.orders.store_api import PROBLEM, calling_customer
 from app.core import idempotency
 from app.core.errors import NotFound
 from app.core.permissions import public, require_customer, require_permission
+from app.core.store_rate_limit import store_reads_limit
 from app.core.transaction import transaction
-from app.extensions import db, limiter
+from app.extensions import db
 
 BEARER = [{"bearerAuth": []}]
 NUMBER = "string(maxlength=20)"  # longer is no order number: a plain 404
@@ -208,7 +209,7 @@ class MyOrderCreditNote(MethodView):
 @store_api_bp.route(f"/orders/<{NUMBER}:number>/credit-notes")
 class TrackedOrderCreditNotes(MethodView):
     @public
-    @limiter.limit(guest_rate_limit)
+    @store_reads_limit
     @store_api_bp.arguments(TrackingTokenQuerySchema, location="query", as_kwargs=True)
     @store_api_bp.response(200, CustomerCreditNoteSchema(many=True))
     @store_api_bp.alt_response(404, **PROBLEM, description="No such order (also for a wrong token)")
@@ -229,7 +230,7 @@ class TrackedOrderCreditNotes(MethodView):
 @store_api_bp.route(f"/orders/<{NUMBER}:number>/credit-notes/<{CN_NUMBER}:cn_number>")
 class TrackedOrderCreditNote(MethodView):
     @public
-    @limiter.limit(guest_rate_limit)
+    @store_reads_limit
     @store_api_bp.arguments(TrackingTokenQuerySchema, location="query", as_kwargs=True)
     @store_api_bp.response(200, PDF, **PDF_DOWNLOAD)
     @store_api_bp.alt_response(404, **PROBLEM, description=NO_CREDIT_NOTE + " (also for a wrong token)")

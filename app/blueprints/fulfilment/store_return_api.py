@@ -12,7 +12,7 @@ quantities, so two requests at once can never return the same units; an optional
 
 from __future__ import annotations
 
-from flask import current_app, url_for
+from flask import url_for
 from flask.views import MethodView
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -33,23 +33,19 @@ from app.core import idempotency
 from app.core.errors import NotFound, error_response
 from app.core.pagination import api_page
 from app.core.permissions import public, require_customer
+from app.core.store_rate_limit import store_reads_limit
 from app.core.transaction import transaction
-from app.extensions import db, limiter
+from app.extensions import db
 
 bp = store_api_bp
 NUMBER = "string(maxlength=20)"
 CREDENTIALS = [{}, {"bearerAuth": []}]
-DEFAULT_RATE_LIMIT = "600 per minute"
 NOT_FOUND = "No such order among yours, or a wrong tracking token"
 NO_CREDENTIALS = (
     "Neither a customer token nor the order's tracking token, or a bearer token that is not valid"
 )
 IDEMPOTENCY_KEY = idempotency.openapi_header(required=False)
 CUSTOMER_SCHEMA = CustomerReturnSchema()
-
-
-def store_rate_limit() -> str:
-    return current_app.config.get("STORE_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
 
 
 class NoCredentials(Exception):
@@ -100,7 +96,7 @@ def returnable_view(order: Order) -> ReturnableView:
 class OrderReturnable(MethodView):
     @public
     @customer_token_optional
-    @limiter.limit(store_rate_limit)
+    @store_reads_limit
     @bp.arguments(ReturnTokenQuerySchema, location="query", as_kwargs=True)
     @bp.response(200, ReturnableSchema)
     @bp.alt_response(401, **PROBLEM, description=NO_CREDENTIALS)
@@ -123,7 +119,7 @@ class OrderReturnable(MethodView):
 class OrderReturns(MethodView):
     @public
     @customer_token_optional
-    @limiter.limit(store_rate_limit)
+    @store_reads_limit
     @bp.arguments(ReturnTokenQuerySchema, location="query", as_kwargs=True)
     @bp.response(200, CustomerReturnSchema(many=True))
     @bp.alt_response(401, **PROBLEM, description=NO_CREDENTIALS)
@@ -141,7 +137,7 @@ class OrderReturns(MethodView):
 
     @public
     @customer_token_optional
-    @limiter.limit(store_rate_limit)
+    @store_reads_limit
     @bp.arguments(ReturnTokenQuerySchema, location="query", as_kwargs=True)
     @bp.arguments(ReturnRequestInputSchema)
     @bp.response(201, CustomerReturnSchema)

@@ -23,20 +23,15 @@ from app.blueprints.fulfilment import store_api_bp, tracking_queries
 from app.blueprints.fulfilment.tracking_schemas_store import OrderTrackingSchema, TrackingQuerySchema
 from app.blueprints.orders.store_api import PROBLEM, calling_customer, customer_token_optional
 from app.core.permissions import public
-from app.extensions import limiter
+from app.core.store_rate_limit import store_reads_limit
 
 bp = store_api_bp
 NUMBER = "string(maxlength=20)"
-DEFAULT_RATE_LIMIT = "600 per minute"
 CACHE_CONTROL = "private, no-cache"
 NOT_FOUND = (
     "No such order, or not yours: another customer's order, a wrong or missing token "
     "(`order_not_found`, the same answer for all)"
 )
-
-
-def store_read_rate_limit() -> str:
-    return current_app.config.get("STORE_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
 
 
 def documented_etag(view):
@@ -61,7 +56,7 @@ def conditional(tracking: tracking_queries.OrderTracking):
 class OrderTrackingResource(MethodView):
     @public
     @customer_token_optional
-    @limiter.limit(store_read_rate_limit)
+    @store_reads_limit
     @documented_etag
     @bp.arguments(TrackingQuerySchema, location="query", as_kwargs=True)
     @bp.response(200, OrderTrackingSchema)

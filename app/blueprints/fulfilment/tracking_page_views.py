@@ -24,17 +24,11 @@ from app.blueprints.fulfilment.providers import PROVIDERS
 from app.blueprints.orders.invoice_rendering import country_name
 from app.core.htmx import wants_fragment
 from app.core.permissions import public
-from app.extensions import limiter
+from app.core.store_rate_limit import store_reads_limit
 
 PAGE_TEMPLATE = "fulfilment/tracking_page.html"
 FRAGMENT = "tracking"  # the id of the polled section, and its block's name
 CACHE_CONTROL = "private, no-cache"
-DEFAULT_RATE_LIMIT = "600 per minute"
-
-
-def page_rate_limit() -> str:
-    # Counted with the storefront's other public reads: an open page asks every few seconds.
-    return current_app.config.get("STORE_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
 
 
 def poll_seconds() -> int:
@@ -86,7 +80,8 @@ def fragment_answer(tracking: tracking_queries.OrderTracking, html: str):
 
 @bp.route("/track/<number>", endpoint="tracking_page")
 @public
-@limiter.limit(page_rate_limit)
+# Counted with the storefront's other public reads: an open page asks every few seconds.
+@store_reads_limit
 def tracking_page(number):
     token = request.args.get("token", "")
     order = tracking_queries.order_for_tracking(number, token=token)

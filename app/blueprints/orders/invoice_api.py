@@ -11,7 +11,6 @@ download, `Cache-Control: private, no-store`.
 from __future__ import annotations
 
 import marshmallow as ma
-from flask import current_app
 from flask.views import MethodView
 from sqlalchemy import select
 
@@ -27,7 +26,8 @@ from app.blueprints.orders.order_models import Order
 from app.blueprints.orders.store_api import PROBLEM, calling_customer
 from app.core.errors import NotFound
 from app.core.permissions import public, require_customer, require_permission
-from app.extensions import db, limiter
+from app.core.store_rate_limit import store_reads_limit
+from app.extensions import db
 
 BEARER = [{"bearerAuth": []}]
 PDF = {"type": "string", "format": "binary"}
@@ -40,7 +40,6 @@ PDF_DOWNLOAD = {
 }
 NO_INVOICE = "No such order, or the order has no invoice (not paid yet): `invoice_not_found`"
 NOT_READY = "The invoice is issued but its PDF is still being rendered (`invoice_not_ready`): retry shortly"
-DEFAULT_RATE_LIMIT = "600 per minute"
 
 
 class TrackingTokenQuerySchema(ma.Schema):
@@ -49,10 +48,6 @@ class TrackingTokenQuerySchema(ma.Schema):
         validate=ma.validate.Length(min=1, max=200),
         metadata={"description": "The order's tracking token (from the order confirmation link)"},
     )
-
-
-def guest_rate_limit() -> str:
-    return current_app.config.get("STORE_API_RATE_LIMIT") or DEFAULT_RATE_LIMIT
 
 
 @api_bp.route("/orders/<number>/invoice")
@@ -89,7 +84,7 @@ class MyOrderInvoice(MethodView):
 @store_api_bp.route("/orders/<number>/invoice")
 class TrackedOrderInvoice(MethodView):
     @public
-    @limiter.limit(guest_rate_limit)
+    @store_reads_limit
     @store_api_bp.arguments(TrackingTokenQuerySchema, location="query", as_kwargs=True)
     @store_api_bp.response(200, PDF, **PDF_DOWNLOAD)
     @store_api_bp.alt_response(404, **PROBLEM, description=NO_INVOICE + " (also for a wrong token)")
