@@ -33,6 +33,7 @@ from sqlalchemy.orm import aliased, selectinload
 from sqlalchemy.sql.functions import FunctionElement
 
 from app.blueprints.customers.models import Customer, CustomerAddress, CustomerPhone
+from app.core.pagination import requested_page
 from app.extensions import db
 
 
@@ -253,7 +254,9 @@ def candidate_pairs(*, page: int | None = None, per_page: int | None = None) -> 
     """Pairs of live customers that look like one person, strongest first, a page at a
     time (`page` and `per_page` from the URL when not given)."""
     query = _scored(lambda first_id, second_id: first_id < second_id)
-    return CandidatePage(page=page, per_page=per_page, max_per_page=100, error_out=False, query=query)
+    return CandidatePage(
+        page=requested_page(page), per_page=per_page, max_per_page=100, error_out=False, query=query
+    )
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from app.blueprints.customers.models import (
     Interaction,
 )
 from app.core.errors import NotFound
-from app.core.pagination import MAX_PER_PAGE
+from app.core.pagination import MAX_PER_PAGE, requested_page
 from app.extensions import db
 
 # --- The customer list ----------------------------------------------------------------
@@ -212,7 +212,12 @@ def customer_page(
         return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
     return CustomerPage(
-        page=page, per_page=per_page, max_per_page=MAX_PER_PAGE, error_out=False, fetch=fetch, counter=count
+        page=requested_page(page),
+        per_page=per_page,
+        max_per_page=MAX_PER_PAGE,
+        error_out=False,
+        fetch=fetch,
+        counter=count,
     )
 
 

@@ -24,10 +24,8 @@ from app.blueprints.inventory.models import (
     StockLevel,
     StockLocation,
 )
-from app.core.pagination import MAX_PER_PAGE
+from app.core.pagination import MAX_PAGE, MAX_PER_PAGE
 from app.extensions import db
-
-MAX_PAGE = 100_000  # beyond it an OFFSET only costs the database; show the last rows instead
 
 
 class RowPagination(Pagination):
@@ -59,13 +57,6 @@ def variant_title(option_key: str) -> str:
     if not option_key:
         return "Default"
     return " / ".join(part.split("=", 1)[1] for part in option_key.split("|"))
-
-
-def page_number(value) -> int:
-    try:
-        return min(max(int(value), 1), MAX_PAGE)
-    except (TypeError, ValueError):
-        return 1
 
 
 # ---- the stock list -------------------------------------------------------------------------
