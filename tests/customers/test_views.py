@@ -264,6 +264,14 @@ def test_empty_states_say_what_to_do_next(admin_portal, db):
     assert "No customers match these filters." in html and "clear the filters" in html
 
 
+def test_the_count_of_matches_agrees_in_number(admin_portal, db):
+    CustomerFactory(first_name="Zebedee")
+    CustomerFactory(first_name="Zebulon")
+
+    assert "1 customer matches these filters." in admin_portal.get("/customers?q=Zebedee").text
+    assert "2 customers match these filters." in admin_portal.get("/customers?q=Zeb").text
+
+
 def test_list_runs_the_same_number_of_statements_for_more_rows(admin_portal, db):
     def statements_for_page():
         admin_portal.get("/customers")  # warm up

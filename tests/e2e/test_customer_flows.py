@@ -83,7 +83,7 @@ def test_support_agent_logs_a_phone_call_and_sees_it_on_the_timeline_and_dashboa
     expect(results).to_contain_text("Jonas Berg")
     page.get_by_role("searchbox", name="Search name, email or phone").fill("kowalczyk")
     expect(results).not_to_contain_text("Jonas Berg")
-    expect(results).to_contain_text("1 customer match these filters.")
+    expect(results).to_contain_text("1 customer matches these filters.")
     results.get_by_role("link", name=customer.name, exact=True).click()
     expect(page).to_have_url(f"{live_server.url}/customers/{customer.id}")
     expect(page.get_by_role("heading", level=1)).to_have_text(customer.name)
