@@ -32,6 +32,7 @@ DOCS_CONTENT_SECURITY_POLICY = CONTENT_SECURITY_POLICY.replace(
 REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 BODY_METHODS = ("POST", "PUT", "PATCH")
 JSON_TYPES = ("application/json", "application/merge-patch+json")
+API_PREFIX = "/api/"
 
 
 def assign_request_id() -> None:
@@ -72,6 +73,11 @@ def add_security_headers(response):
     hsts = response_hsts_seconds()
     if hsts:
         headers.setdefault("Strict-Transport-Security", f"max-age={hsts}; includeSubDomains")
+    if request.path.startswith(API_PREFIX):
+        # API answers carry customers' data, carts, orders and tokens: none is stored by a
+        # browser or a proxy unless its endpoint says otherwise (the catalog's public
+        # max-age, tracking's ETag), errors and unrouted paths included.
+        headers.setdefault("Cache-Control", "no-store")
     if "request_id" in g:
         headers["X-Request-ID"] = g.request_id
     if request.headers.get("HX-Request"):

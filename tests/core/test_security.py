@@ -134,3 +134,13 @@ def test_a_portal_list_past_any_page_shows_an_empty_page_not_a_database_error(ad
     # 25 rows a page times 10**18 is past a 64-bit OFFSET: the page number is capped first.
     response = admin_portal.get(f"{path}?page=1000000000000000000")
     assert response.status_code == 200, response.text[:300]
+
+
+def test_api_answers_are_not_stored_unless_their_endpoint_says_so(client, db):
+    unrouted = client.patch("/api/v1/store/carts/x/lines/99999999999999999999", json={"quantity": 1})
+    no_token = client.get("/api/v1/store/me")
+    catalog = client.get("/api/v1/store/categories")
+
+    assert unrouted.status_code == 404 and unrouted.headers["Cache-Control"] == "no-store"
+    assert no_token.status_code == 401 and no_token.headers["Cache-Control"] == "no-store"
+    assert catalog.status_code == 200 and "max-age=60" in catalog.headers["Cache-Control"]

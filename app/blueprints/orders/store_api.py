@@ -10,7 +10,8 @@ turns into a guest cart. Cart creation is rate limited per client IP (`CART_RATE
 Every change answers the whole cart with its fresh quote (lines, availability, shipping
 options, totals, problems), so the storefront never needs a second request. Details
 (email, addresses, shipping method) change with `PATCH /carts/{id}`. Responses are
-`Cache-Control: no-store`: a cart is private and its prices are of this moment.
+`Cache-Control: no-store` (as every API answer without a policy of its own,
+app/core/security.py): a cart is private and its prices are of this moment.
 """
 
 from __future__ import annotations
@@ -44,7 +45,6 @@ bp = store_api_bp
 PROBLEM = {"schema": ProblemSchema, "content_type": PROBLEM_JSON}
 BEARER_OPTIONAL = [{}, {"bearerAuth": []}]
 DEFAULT_RATE_LIMIT = "60 per minute"
-CARTS_PATH = "/api/v1/store/carts"
 NOT_FOUND = "No such cart (or it belongs to another customer)"
 NOT_OPEN = "The cart is checked out or expired"
 INVALID = "Invalid fields (`errors` names them)"
@@ -99,13 +99,6 @@ def view_of(cart: Cart) -> CartView:
 
 def load(cart_id: str, *, for_update: bool = False) -> Cart:
     return carts.load_cart(cart_id, customer=calling_customer(), for_update=for_update)
-
-
-@bp.after_request
-def carts_are_not_stored(response):
-    if request.path.startswith(CARTS_PATH):
-        response.headers["Cache-Control"] = "no-store"
-    return response
 
 
 @bp.route("/carts")
