@@ -396,6 +396,18 @@ def test_a_wrong_tracking_token_is_a_404_like_an_unknown_order(client, shop, sta
     assert_problem(unknown, 404, "order_not_found")
 
 
+def test_a_bearer_token_sent_with_the_tracking_link_must_be_valid(client, shop, staff):
+    # As everywhere on the storefront: an expired sign-in is a 401, never quietly a guest.
+    order = paid_order(shop, staff)
+    token = checkout.tracking_token(order)
+    response = client.get(
+        f"/api/v1/store/orders/{order.number}/invoice",
+        query_string={"token": token},
+        headers={"Authorization": "Bearer not-a-token"},
+    )
+    assert_problem(response, 401, "unauthenticated")
+
+
 def test_a_guest_without_a_token_gets_a_422(client, shop, staff):
     order = paid_order(shop, staff)
     response = client.get(f"/api/v1/store/orders/{order.number}/invoice")
