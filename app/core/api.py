@@ -1,9 +1,11 @@
 """flask-smorest Api whose error handling is the app's one error path."""
 
+import http
 from decimal import Decimal
 
 import marshmallow as ma
 from flask_smorest import Api, pagination
+from flask_smorest.utils import prepare_response
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
@@ -88,6 +90,20 @@ class ProblemApi(Api):
     def _init_spec(self, *args, **kwargs):
         super()._init_spec(*args, **kwargs)
         self.ma_plugin.converter.add_attribute_function(decimals_as_sent)
+
+    def _register_responses(self):
+        """flask-smorest's shared responses (one per HTTP status, used by `@arguments` and
+        the like, and DEFAULT_ERROR) in the content type the app's errors really have:
+        application/problem+json, not flask-smorest's application/json."""
+        for status in http.HTTPStatus:
+            response = {"description": status.phrase}
+            if not (100 <= status < 200) and status not in (204, 304):
+                response["schema"] = self.ERROR_SCHEMA
+            prepare_response(response, self.spec, errors.PROBLEM_JSON)
+            self.spec.components.response(status.name, response, lazy=True)
+        response = {"description": "Default error response", "schema": self.ERROR_SCHEMA}
+        prepare_response(response, self.spec, errors.PROBLEM_JSON)
+        self.spec.components.response("DEFAULT_ERROR", response, lazy=True)
 
     def _register_error_handlers(self):
         self._app.register_error_handler(HTTPException, self.handle_http_exception)

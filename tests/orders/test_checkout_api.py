@@ -178,3 +178,13 @@ def test_secrets_of_a_checkout_are_stored_encrypted_and_survive_a_key_rotation(a
         )
     finally:
         app.config["DATA_ENCRYPTION_KEY"] = None
+
+
+def test_the_document_gives_checkouts_headers_and_errors_as_problem_json(client, db):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    checkout = spec["paths"]["/api/v1/store/carts/{cart_id}/checkout"]["post"]["responses"]
+
+    assert {"Location", "Idempotent-Replayed"} <= set(checkout["201"]["headers"])
+    assert "Retry-After" in checkout["429"]["headers"]
+    assert list(spec["components"]["responses"]["DEFAULT_ERROR"]["content"]) == ["application/problem+json"]
+    assert "Location" in spec["paths"]["/api/v1/store/carts"]["post"]["responses"]["201"]["headers"]

@@ -64,6 +64,16 @@ def checkout_scope(cart_id: str) -> str:
 
 # One instance for every answer: a marshmallow schema copies its fields when it is made.
 RESULT_SCHEMA = CheckoutResultSchema()
+CHECKOUT_HEADERS = {
+    "Location": {
+        "description": "A customer's checkout: the order under /me/orders (a guest's has none)",
+        "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "`true` when this is the stored answer of an earlier request with the same key",
+        "schema": {"type": "string", "enum": ["true"]},
+    },
+}
 
 
 def checkout_result(order: Order, result: GatewayResult | None) -> dict:
@@ -88,7 +98,7 @@ class CartCheckout(MethodView):
     @customer_token_optional
     @limiter.limit(checkout_rate_limit)
     @bp.arguments(CheckoutSchema)
-    @bp.response(201, CheckoutResultSchema)
+    @bp.response(201, CheckoutResultSchema, headers=CHECKOUT_HEADERS)
     @bp.alt_response(400, **PROBLEM, description="No or malformed Idempotency-Key header")
     @bp.alt_response(404, **PROBLEM, description="No such cart (or it belongs to another customer)")
     @bp.alt_response(
@@ -101,7 +111,12 @@ class CartCheckout(MethodView):
     @bp.alt_response(
         422, **PROBLEM, description="Invalid fields, or the Idempotency-Key was used with another body"
     )
-    @bp.alt_response(429, **PROBLEM, description="Too many checkouts from this address (see Retry-After)")
+    @bp.alt_response(
+        429,
+        **PROBLEM,
+        description="Too many checkouts from this address",
+        headers={"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    )
     @bp.doc(
         security=[{}, {"bearerAuth": []}],
         parameters=[

@@ -101,14 +101,22 @@ def load(cart_id: str, *, for_update: bool = False) -> Cart:
     return carts.load_cart(cart_id, customer=calling_customer(), for_update=for_update)
 
 
+CART_LOCATION = {"Location": {"description": "The cart's own path", "schema": {"type": "string"}}}
+
+
 @bp.route("/carts")
 class Carts(MethodView):
     @public
     @customer_token_optional
     @limiter.limit(cart_rate_limit)
     @bp.arguments(CartCreateSchema)
-    @bp.response(201, CartSchema)
-    @bp.alt_response(200, schema=CartSchema, description="The customer's open cart, which already existed")
+    @bp.response(201, CartSchema, headers=CART_LOCATION)
+    @bp.alt_response(
+        200,
+        schema=CartSchema,
+        description="The customer's open cart, which already existed",
+        headers=CART_LOCATION,
+    )
     @bp.alt_response(401, **PROBLEM, description="A bearer token was sent but is not valid")
     @bp.alt_response(422, **PROBLEM, description=INVALID)
     @bp.alt_response(429, **PROBLEM, description="Too many carts from this address (see Retry-After)")
