@@ -51,6 +51,15 @@ def test_next_parameter_only_redirects_within_the_site(client, db):
         client.post("/logout", data={"csrf_token": csrf_token_from(client.get("/").text)})
 
 
+@pytest.mark.parametrize("hostile", ["/a%0Db", "/a%0Ab", "/x%0D%0ASet-Cookie:+a%3Db", "/a%7Fb"])
+def test_a_next_with_control_characters_goes_to_the_dashboard_not_an_error(client, db, hostile):
+    user = UserFactory()
+    assert sign_in(client, user.email, PASSWORD, next_url=hostile).headers["Location"] == "/"
+    # Signed in already, the sign-in page redirects at once: the same rule.
+    response = client.get(f"/login?next={hostile}")
+    assert response.status_code == 302 and response.headers["Location"] == "/"
+
+
 def test_sign_out_needs_a_post_with_csrf(client, db):
     user = UserFactory()
     sign_in(client, user.email, PASSWORD)

@@ -24,7 +24,10 @@ def login_rate_limit() -> str:
 
 
 def safe_next(target: str | None) -> str:
-    """Only same-site relative paths, so no link can make sign-in redirect elsewhere."""
+    """Only same-site relative paths, so no link can make sign-in redirect elsewhere; and
+    none with control characters (a line break cannot go into the Location header)."""
+    if target and any(ord(character) < 32 or ord(character) == 127 for character in target):
+        target = None
     if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc:
