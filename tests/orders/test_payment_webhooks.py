@@ -181,6 +181,20 @@ def test_a_webhook_without_a_valid_signature_is_a_400_and_nothing_is_stored(clie
     assert (stripe_order.status, stripe_order.amount_paid) == ("pending_payment", Decimal("0.00"))
 
 
+@pytest.mark.parametrize("amount", ["1e99", 1.5, 10**20, -5, True])
+def test_a_signed_event_whose_amount_is_not_minor_units_is_a_400_and_changes_nothing(
+    client, stripe_order, db, amount
+):
+    event = charge_refunded(0)
+    event["data"]["object"]["amount_refunded"] = amount
+
+    response = deliver(client, event)
+
+    assert response.status_code == 400 and stored_events() == 0
+    db.session.refresh(stripe_order)
+    assert stripe_order.amount_refunded == Decimal("0.00")
+
+
 def test_a_webhook_signed_with_another_secret_is_rejected(client, stripe_order):
     response = deliver(client, succeeded(), secret="whsec_someone_else")
 

@@ -306,10 +306,28 @@ class StripeGateway:
         return webhook_event(event, obj)
 
 
+# Beyond any amount of money a payment can hold (a Numeric(12, 2) column); Stripe's amounts
+# are integers of the smallest unit.
+MAX_MINOR_UNITS = 10**13
+
+
+def event_amount(obj: dict, key: str, currency: str) -> Decimal | None:
+    """An amount of a verified event, refused (WebhookRejected: a 400) when it is not what
+    Stripe sends, a whole number of minor units, rather than failing later on it."""
+    minor = obj.get(key)
+    if minor is None:
+        return None
+    if isinstance(minor, bool) or not isinstance(minor, int) or not 0 <= minor < MAX_MINOR_UNITS:
+        raise WebhookRejected(f"Not a Stripe event: {key} is not an amount in minor units.")
+    return major_units(minor, currency)
+
+
 def webhook_event(event: dict, obj: dict) -> WebhookEvent:
     """What a verified Stripe event says about one of our payments."""
     kind = event["type"]
     currency = obj.get("currency") or store_currency()
+    if not isinstance(currency, str) or not currency.isalpha() or len(currency) != 3:
+        raise WebhookRejected("Not a Stripe event: currency is not a currency code.")
     raw = without_secrets(event)
     status, amount, captured = None, None, None
     if obj.get("object") == "charge":
@@ -319,9 +337,9 @@ def webhook_event(event: dict, obj: dict) -> WebhookEvent:
     else:
         reference = None
     if kind == "payment_intent.succeeded":
-        status, amount = "paid", major_units(obj.get("amount_received"), currency)
+        status, amount = "paid", event_amount(obj, "amount_received", currency)
     elif kind == "payment_intent.amount_capturable_updated":
-        status, amount = "authorized", major_units(obj.get("amount_capturable"), currency)
+        status, amount = "authorized", event_amount(obj, "amount_capturable", currency)
     elif kind == "payment_intent.payment_failed":
         status = "failed"
         error = obj.get("last_payment_error") or {}
@@ -330,8 +348,8 @@ def webhook_event(event: dict, obj: dict) -> WebhookEvent:
         status = "voided"
     elif kind == "charge.refunded":
         status = "refunded"
-        amount = major_units(obj.get("amount_refunded"), currency)
-        captured = major_units(obj.get("amount_captured"), currency)
+        amount = event_amount(obj, "amount_refunded", currency)
+        captured = event_amount(obj, "amount_captured", currency)
     return WebhookEvent(
         event_id=event["id"],
         event_type=kind,
