@@ -1,8 +1,11 @@
 """Portal pages of the system domain: dashboard, navigation, outbox, failed jobs."""
 
+import re
+
 from sqlalchemy import select
 
 from app.core.models import AuditEntry, OutboxMessage
+from tests.conftest import Portal, csrf_token_from
 from tests.factories.auth import PASSWORD, UserFactory
 
 
@@ -64,6 +67,42 @@ def test_outbox_search_filters_by_recipient(admin_portal, db):
         admin_portal.post("/admin/outbox", data={"to": address}, follow_redirects=True)
     html = admin_portal.get("/admin/outbox?q=alice").text
     assert "alice@example.com" in html and "bob@example.com" not in html
+
+
+def test_outbox_search_takes_percent_and_underscore_literally(admin_portal, db):
+    admin_portal.post("/admin/outbox", data={"to": "alice@example.com"}, follow_redirects=True)
+    for wildcard in ("%", "_"):
+        assert "alice@example.com" not in admin_portal.get(f"/admin/outbox?q={wildcard}").text
+
+
+def reset_link_mailed_to(client, email) -> tuple[OutboxMessage, str]:
+    token = csrf_token_from(client.get("/password-reset").text)
+    client.post("/password-reset", data={"email": email, "csrf_token": token})
+    message = OutboxMessage.query.filter(OutboxMessage.recipients == email).one()
+    return message, re.search(r"/password-reset/(\S+)", message.text_body).group(1)
+
+
+def test_the_outbox_hides_secret_links_from_who_could_misuse_them(app, admin, db):
+    # Support reads the outbox; an administrator's reset link must not let it take over.
+    message, secret = reset_link_mailed_to(app.test_client(), admin.email)
+    support = Portal(app.test_client())
+    support.login(UserFactory(roles=["support"]).email, PASSWORD)
+
+    page = support.get(f"/admin/outbox/{message.id}").text
+
+    assert secret not in page and "[hidden]" in page
+    admin_view = Portal(app.test_client())
+    admin_view.login(admin.email, PASSWORD)
+    assert secret in admin_view.get(f"/admin/outbox/{message.id}").text
+
+
+def test_the_recipient_sees_their_own_mail_whole(app, db):
+    user = UserFactory(roles=["support"])
+    message, secret = reset_link_mailed_to(app.test_client(), user.email)
+    reader = Portal(app.test_client())
+    reader.login(user.email, PASSWORD)
+
+    assert secret in reader.get(f"/admin/outbox/{message.id}").text
 
 
 def test_missing_outbox_message_is_a_404_page(admin_portal):

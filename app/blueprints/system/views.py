@@ -6,7 +6,7 @@ from flask import current_app, flash, jsonify, redirect, render_template, reques
 from flask_login import current_user
 from sqlalchemy import func, select
 
-from app.blueprints.system import JOBS_MANAGE, OUTBOX_READ, bp, health, services
+from app.blueprints.system import JOBS_MANAGE, OUTBOX_READ, bp, health, outbox_redaction, services
 from app.blueprints.system.forms import ConfirmForm, TestMailForm
 from app.core import jobs
 from app.core.dashboard import visible_panels
@@ -119,10 +119,11 @@ def outbox():
     query = select(OutboxMessage).order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
     search = request.args.get("q", "").strip()
     if search:
-        pattern = f"%{search.lower()}%"
+        # Literally: % and _ typed in the box are characters, not wildcards.
+        text = search.lower()
         query = query.where(
-            func.lower(OutboxMessage.recipients).like(pattern)
-            | func.lower(OutboxMessage.subject).like(pattern)
+            func.lower(OutboxMessage.recipients).contains(text, autoescape=True)
+            | func.lower(OutboxMessage.subject).contains(text, autoescape=True)
         )
     page = paginate(query, per_page=25)
     return render_template(
@@ -140,4 +141,11 @@ def outbox_message(message_id):
     message = db.session.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound("No such message.")
-    return render_template("system/outbox_message.html", message=message)
+    text_body, html_body = outbox_redaction.shown_bodies(message)
+    return render_template(
+        "system/outbox_message.html",
+        message=message,
+        text_body=text_body,
+        html_body=html_body,
+        secrets_hidden=(text_body, html_body) != (message.text_body, message.html_body),
+    )
