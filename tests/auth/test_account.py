@@ -107,6 +107,22 @@ def test_token_created_in_the_portal_is_shown_once_and_works_on_the_api(db, port
     assert "ERP sync" in account and secret not in account
 
 
+def test_a_token_needs_a_recent_sign_in_so_a_stolen_session_cannot_mint_one(db, portal):
+    user = signed_in(portal, roles=["admin"])
+    with portal.client.session_transaction() as session:
+        session["reauthenticated_at"] = 0  # signed in long ago
+
+    response = portal.client.post(
+        "/account/tokens",
+        data={"name": "persist", "scopes": ["system.jobs"], "no_expiry": "y", "csrf_token": portal.token},
+        headers={"Referer": "http://localhost/account"},
+    )
+
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/account/confirm?next=/account")
+    assert db.session.scalar(select(ApiToken).where(ApiToken.user_id == user.id)) is None
+
+
 def test_token_scopes_offered_are_only_the_users_permissions(db, portal):
     signed_in(portal, roles=["sales"])
     page = portal.get("/account").text

@@ -160,6 +160,7 @@ def create_token_from_form(owner, render_invalid):
 
 @bp.route("/account/tokens", methods=["POST"])
 @require_login
+@reauth.require_recent_auth  # a token outlives the session: a stolen session must not mint one
 def create_token():
     return create_token_from_form(current_user, lambda form: render_account(token_form=form))
 

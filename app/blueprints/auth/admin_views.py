@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
-from app.blueprints.auth import TOKENS_MANAGE, USERS_MANAGE, admin, bp, services, tokens
+from app.blueprints.auth import TOKENS_MANAGE, USERS_MANAGE, admin, bp, reauth, services, tokens
 from app.blueprints.auth.account_views import create_token_from_form, token_form_for
 from app.blueprints.auth.admin_forms import (
     PASSWORD_HINT,
@@ -190,6 +190,7 @@ def reset_user_mfa(user_id):
 
 @bp.route("/admin/users/<int:user_id>/tokens", methods=["POST"])
 @require_permission(TOKENS_MANAGE)
+@reauth.require_recent_auth  # a token outlives the session: a stolen session must not mint one
 def create_user_token(user_id):
     """An API token for an integration user, made by an admin and shown once."""
     user = admin.get_user(user_id)
