@@ -3,43 +3,21 @@
 -- in a row with the same key, so the second copy leaves on another connection while the
 -- first still runs: a client retrying after a timeout, the case idempotency is for.
 --
--- Read from the environment (bench_checkout.py sets them):
---   BENCH_CHECKOUT_CARTS    file of cart tokens, one a line (checkout_probe.py writes it)
---   BENCH_CHECKOUT_FIRST    the first line this run uses (0-based) ...
---   BENCH_CHECKOUT_COUNT    ... and how many; thread k takes every THREADS-th from FIRST + k
---   BENCH_CHECKOUT_THREADS  wrk's -t
+-- The carts: wrk_carts.lua (its environment variables are set by bench_checkout.py).
 --
 -- Prints, after wrk_report.lua's BENCH line:
 --   CHECKOUT created=.. replayed=.. in_progress=.. out_of_stock=.. other=.. exhausted=.. retries=..
 --   RETRIED <token> <token> ...      the carts sent twice with one key
 --   OTHER <status> <body start>      the first answer that was none of the expected ones
 dofile("bench/wrk_report.lua")
+dofile("bench/wrk_carts.lua")
 local report = done
 
 local RETRY_EVERY = 20
 local BODY = '{"payment_method": "manual"}'
 
-local threads = {}
-function setup(thread)
-  thread:set("thread_index", #threads)
-  table.insert(threads, thread)
-end
-
 function init(_args)
-  local path = assert(os.getenv("BENCH_CHECKOUT_CARTS"), "BENCH_CHECKOUT_CARTS is not set")
-  local first = tonumber(os.getenv("BENCH_CHECKOUT_FIRST"))
-  local count = tonumber(os.getenv("BENCH_CHECKOUT_COUNT"))
-  local stride = tonumber(os.getenv("BENCH_CHECKOUT_THREADS"))
-  tokens = {}
-  local line_number = 0
-  for line in io.lines(path) do
-    local offset = line_number - first
-    if offset >= 0 and offset < count and offset % stride == thread_index then
-      tokens[#tokens + 1] = line
-    end
-    line_number = line_number + 1
-  end
-  assert(#tokens > 0, "no carts for this thread")
+  tokens = this_threads_carts()
   next_cart = 0
   retry_token = nil
   created, replayed, in_progress, out_of_stock, other, exhausted, retries = 0, 0, 0, 0, 0, 0, 0

@@ -301,13 +301,18 @@ def test_null_clears_a_detail(client, shop):
 # --- claim and promo codes ----------------------------------------------------------
 
 
-def test_signing_in_claims_the_guest_cart(client, shop):
-    customer = CustomerFactory()
-    headers = bearer_for(customer)
+def a_customer_cart_and_a_guest_cart(client, shop) -> tuple[dict, str, str]:
+    """(the customer's headers, their cart with 1 unit, a guest cart with 2 of the same)."""
+    headers = bearer_for(CustomerFactory())
     mine = new_cart(client, headers)["id"]
     add(client, mine, shop.sku, 1, headers=headers)
     guest = new_cart(client)["id"]
     add(client, guest, shop.sku, 2)
+    return headers, mine, guest
+
+
+def test_signing_in_claims_the_guest_cart(client, shop):
+    headers, mine, guest = a_customer_cart_and_a_guest_cart(client, shop)
 
     response = client.post(f"{STORE}/carts/{guest}/claim", headers=headers)
 
@@ -318,12 +323,7 @@ def test_signing_in_claims_the_guest_cart(client, shop):
 
 
 def test_a_retried_claim_answers_the_cart_the_guest_cart_was_merged_into(client, shop):
-    customer = CustomerFactory()
-    headers = bearer_for(customer)
-    mine = new_cart(client, headers)["id"]
-    add(client, mine, shop.sku, 1, headers=headers)
-    guest = new_cart(client)["id"]
-    add(client, guest, shop.sku, 2)
+    headers, mine, guest = a_customer_cart_and_a_guest_cart(client, shop)
     first = client.post(f"{STORE}/carts/{guest}/claim", headers=headers)
     assert first.status_code == 200, first.text
 

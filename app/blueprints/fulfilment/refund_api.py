@@ -29,7 +29,12 @@ from app.blueprints.fulfilment.refund_schemas import (
 from app.blueprints.orders import ORDERS_READ, ORDERS_REFUND, checkout, order_queries
 from app.blueprints.orders.invoice_api import TrackingTokenQuerySchema
 from app.blueprints.orders.order_models import Order
-from app.blueprints.orders.store_api import PROBLEM, calling_customer, customer_token_optional
+from app.blueprints.orders.store_api import (
+    PROBLEM,
+    UNAUTHENTICATED,
+    calling_customer,
+    customer_token_optional,
+)
 from app.core import idempotency
 from app.core.errors import NotFound
 from app.core.permissions import public, require_customer, require_permission
@@ -213,7 +218,7 @@ class TrackedOrderCreditNotes(MethodView):
     @store_reads_limit
     @store_api_bp.arguments(TrackingTokenQuerySchema, location="query", as_kwargs=True)
     @store_api_bp.response(200, CustomerCreditNoteSchema(many=True))
-    @store_api_bp.alt_response(401, **PROBLEM, description="A bearer token was sent but is not valid")
+    @store_api_bp.alt_response(401, **PROBLEM, description=UNAUTHENTICATED)
     @store_api_bp.alt_response(404, **PROBLEM, description="No such order (also for a wrong token)")
     @store_api_bp.alt_response(422, **PROBLEM, description="No token given")
     @store_api_bp.alt_response(429, **PROBLEM, description="Too many requests (see Retry-After)")
@@ -236,7 +241,7 @@ class TrackedOrderCreditNote(MethodView):
     @store_reads_limit
     @store_api_bp.arguments(TrackingTokenQuerySchema, location="query", as_kwargs=True)
     @store_api_bp.response(200, PDF, **PDF_DOWNLOAD)
-    @store_api_bp.alt_response(401, **PROBLEM, description="A bearer token was sent but is not valid")
+    @store_api_bp.alt_response(401, **PROBLEM, description=UNAUTHENTICATED)
     @store_api_bp.alt_response(404, **PROBLEM, description=NO_CREDIT_NOTE + " (also for a wrong token)")
     @store_api_bp.alt_response(409, **PROBLEM, description=NOT_READY)
     @store_api_bp.alt_response(422, **PROBLEM, description="No token given")

@@ -21,7 +21,12 @@ from flask.views import MethodView
 
 from app.blueprints.fulfilment import store_api_bp, tracking_queries
 from app.blueprints.fulfilment.tracking_schemas_store import OrderTrackingSchema, TrackingQuerySchema
-from app.blueprints.orders.store_api import PROBLEM, calling_customer, customer_token_optional
+from app.blueprints.orders.store_api import (
+    PROBLEM,
+    UNAUTHENTICATED,
+    calling_customer,
+    customer_token_optional,
+)
 from app.core.permissions import public
 from app.core.store_rate_limit import store_reads_limit
 
@@ -60,7 +65,7 @@ class OrderTrackingResource(MethodView):
     @documented_etag
     @bp.arguments(TrackingQuerySchema, location="query", as_kwargs=True)
     @bp.response(200, OrderTrackingSchema)
-    @bp.alt_response(401, **PROBLEM, description="A bearer token was sent but is not valid")
+    @bp.alt_response(401, **PROBLEM, description=UNAUTHENTICATED)
     @bp.alt_response(403, **PROBLEM, description="The customer's account is blocked")
     @bp.alt_response(404, **PROBLEM, description=NOT_FOUND)
     @bp.alt_response(422, **PROBLEM, description="A token that is empty or too long")

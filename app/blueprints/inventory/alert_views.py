@@ -13,7 +13,7 @@ from app.blueprints.inventory.forms import location_label
 from app.blueprints.inventory.queries import AlertRow
 from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
-from app.core.pagination import page_number
+from app.core.pagination import requested_page
 from app.core.permissions import require_permission
 from app.core.transaction import transaction
 
@@ -37,7 +37,7 @@ def alert_list():
     page = view_queries.RowPagination(
         view_queries.alert_list_query(status, location_id),
         AlertRow,
-        page=page_number(request.args.get("page")),
+        page=requested_page(),
         per_page=25,
     )
     context = {
@@ -80,7 +80,7 @@ def backorder_list():
     page = view_queries.RowPagination(
         view_queries.backorder_list_query(status, sku),
         view_queries.BackorderRow,
-        page=page_number(request.args.get("page")),
+        page=requested_page(),
         per_page=25,
     )
     context = {

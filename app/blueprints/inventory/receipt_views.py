@@ -20,7 +20,7 @@ from app.core.errors import InvalidInput
 from app.core.formatting import viewer_timezone
 from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
-from app.core.pagination import page_number
+from app.core.pagination import requested_page
 from app.core.permissions import current_identity_can, require_permission
 from app.core.transaction import transaction
 
@@ -184,7 +184,7 @@ def receipt_list():
         page = view_queries.RowPagination(
             view_queries.receipt_list_query(form.to_filter(viewer_timezone())),
             view_queries.ReceiptRow,
-            page=page_number(request.args.get("page")),
+            page=requested_page(),
             per_page=25,
         )
     context = {

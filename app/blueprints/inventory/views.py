@@ -18,7 +18,7 @@ from app.core import csv_stream
 from app.core.errors import InvalidInput
 from app.core.htmx import wants_fragment
 from app.core.navigation import register_nav
-from app.core.pagination import page_number
+from app.core.pagination import requested_page
 from app.core.permissions import current_identity_can, require_permission
 from app.core.timeutil import utcnow
 from app.extensions import db
@@ -75,7 +75,7 @@ def stock_list():
         page = view_queries.RowPagination(
             query,
             queries.StockRow,
-            page=page_number(request.args.get("page")),
+            page=requested_page(),
             per_page=form.rows_per_page,
         )
     export_args = {k: v for k, v in request.args.items() if k not in ("page", "per_page") and v}

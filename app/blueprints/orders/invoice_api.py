@@ -23,7 +23,12 @@ from app.blueprints.orders import (
     store_api_bp,
 )
 from app.blueprints.orders.order_models import Order
-from app.blueprints.orders.store_api import PROBLEM, calling_customer, customer_token_optional
+from app.blueprints.orders.store_api import (
+    PROBLEM,
+    UNAUTHENTICATED,
+    calling_customer,
+    customer_token_optional,
+)
 from app.core.errors import NotFound
 from app.core.permissions import public, require_customer, require_permission
 from app.core.store_rate_limit import store_reads_limit
@@ -88,7 +93,7 @@ class TrackedOrderInvoice(MethodView):
     @store_reads_limit
     @store_api_bp.arguments(TrackingTokenQuerySchema, location="query", as_kwargs=True)
     @store_api_bp.response(200, PDF, **PDF_DOWNLOAD)
-    @store_api_bp.alt_response(401, **PROBLEM, description="A bearer token was sent but is not valid")
+    @store_api_bp.alt_response(401, **PROBLEM, description=UNAUTHENTICATED)
     @store_api_bp.alt_response(404, **PROBLEM, description=NO_INVOICE + " (also for a wrong token)")
     @store_api_bp.alt_response(409, **PROBLEM, description=NOT_READY)
     @store_api_bp.alt_response(422, **PROBLEM, description="No token given")

@@ -48,6 +48,8 @@ DEFAULT_RATE_LIMIT = "60 per minute"
 NOT_FOUND = "No such cart (or it belongs to another customer)"
 NOT_OPEN = "The cart is checked out or expired"
 INVALID = "Invalid fields (`errors` names them)"
+# The 401 of every endpoint guarded by customer_token_optional.
+UNAUTHENTICATED = "A bearer token was sent but is not valid"
 UNKNOWN_ITEM = "Unknown or inactive item (on `sku` or `variant_id`), bad quantity"
 
 
@@ -117,7 +119,7 @@ class Carts(MethodView):
         description="The customer's open cart, which already existed",
         headers=CART_LOCATION,
     )
-    @bp.alt_response(401, **PROBLEM, description="A bearer token was sent but is not valid")
+    @bp.alt_response(401, **PROBLEM, description=UNAUTHENTICATED)
     @bp.alt_response(422, **PROBLEM, description=INVALID)
     @bp.alt_response(429, **PROBLEM, description="Too many carts from this address (see Retry-After)")
     @bp.doc(security=BEARER_OPTIONAL)
